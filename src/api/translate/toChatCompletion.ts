@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { type Prices, costPicoUsd, picoToUsd } from "../../accounting/pricing.js";
+import type { StopReason } from "../../engine/types.js";
+import type { ChatCompletionChunk, FinishReason, Usage } from "../protocol/chatCompletionResponse.js";
+
+export function newCompletionId(): string {
+  return `chatcmpl-${randomBytes(12).toString("base64url")}`;
+}
+
+export function toFinishReason(reason: Exclude<StopReason, "aborted">): FinishReason {
+  switch (reason) {
+    case "endOfGeneration":
+    case "stopSequence":
+      return "stop";
+    case "maxTokens":
+    case "contextFull":
+      return "length";
+    default:
+      return reason satisfies never;
+  }
+}
+
+export interface TokenCounts {
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+}
+
+export function toUsage(c: TokenCounts, prices: Prices): Usage {
+  return {
+    prompt_tokens: c.promptTokens,
+    completion_tokens: c.completionTokens,
+    total_tokens: c.promptTokens + c.completionTokens,
+    estimated_cost: picoToUsd(costPicoUsd(c.promptTokens, c.completionTokens, prices)),
+    prompt_tokens_details: { cached_tokens: c.cachedTokens },
+  };
+}
+
+/** Builds the chunks of one streamed completion: same id, created and model on every chunk. */
+export class ChunkFactory {
+  readonly created = Math.floor(Date.now() / 1000);
+  constructor(
+    readonly id: string,
+    readonly model: string,
+  ) {}
+
+  private chunk(choices: ChatCompletionChunk["choices"], usage?: Usage): ChatCompletionChunk {
+    const c: ChatCompletionChunk = { id: this.id, object: "chat.completion.chunk", created: this.created, model: this.model, choices };
+    if (usage) c.usage = usage;
+    return c;
+  }
+  role(index: number): ChatCompletionChunk {
+    return this.chunk([{ index, delta: { role: "assistant", content: "" }, finish_reason: null, logprobs: null }]);
+  }
+  content(index: number, text: string): ChatCompletionChunk {
+    return this.chunk([{ index, delta: { content: text }, finish_reason: null, logprobs: null }]);
+  }
+  finish(index: number, reason: FinishReason, usage?: Usage): ChatCompletionChunk {
+    return this.chunk([{ index, delta: {}, finish_reason: reason, logprobs: null }], usage);
+  }
+  usage(usage: Usage): ChatCompletionChunk {
+    return this.chunk([], usage);
+  }
+}

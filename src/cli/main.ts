@@ -1,0 +1,20 @@
+import { Command } from "commander";
+import { registerMakeModel } from "./makeModelCommand.js";
+import { registerPull } from "./pullCommand.js";
+import { registerServe } from "./serveCommand.js";
+
+const program = new Command()
+  .name("lunaris")
+  .description("Lunaris Server: a self-hosted, OpenAI-compatible API for Sao10K/L3-8B-Lunaris-v1")
+  .showHelpAfterError();
+
+registerServe(program);
+registerMakeModel(program);
+registerPull(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.stderr.write(`lunaris: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,66 @@
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { LUNARIS } from "../catalog.js";
+import { parseServeConfig } from "../config/serveConfig.js";
+import { defaultCacheDir } from "../model/resolveModelPath.js";
+import { startServer } from "../server.js";
+
+function keysFrom(opts: { apiKey?: string[]; keysFile?: string }): string[] {
+  const keys = [...(opts.apiKey ?? [])];
+  const env = process.env.LUNARIS_API_KEYS;
+  if (env) keys.push(...env.split(",").map((k) => k.trim()).filter(Boolean));
+  const file = opts.keysFile ?? process.env.LUNARIS_KEYS_FILE;
+  if (file) {
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      const k = line.trim();
+      if (k && !k.startsWith("#")) keys.push(k);
+    }
+  }
+  return keys;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("Serve the OpenAI-compatible API")
+    .option("--model <path|hf-ref|demo>", "GGUF path, hf:owner/repo:QUANT, or 'demo' (tiny random model)", process.env.LUNARIS_MODEL ?? LUNARIS.defaultFile)
+    .option("--host <host>", "address to bind", process.env.LUNARIS_HOST ?? "127.0.0.1")
+    .option("--port <port>", "port", process.env.LUNARIS_PORT ?? "8080")
+    .option("--gpu <auto|cuda|vulkan|off>", "GPU backend", process.env.LUNARIS_GPU ?? "auto")
+    .option("--parallel <n>", "parallel sequences (default: 4 on CPU, 16 on GPU)")
+    .option("--threads <n>", "CPU threads (default: all cores)")
+    .option("--ctx-size <tokens>", "context per sequence (default: the model's, 8192)")
+    .option("--batch-size <tokens>", "tokens per decode step (default: 256 on CPU, 2048 on GPU)")
+    .option("--max-queue <n>", "requests that may wait for a sequence before 429", "64")
+    .option("--queue-timeout-ms <ms>", "longest wait for a sequence before 503", "120000")
+    .option("--request-timeout-ms <ms>", "longest a request may run", "600000")
+    .option("--api-key <key>", "accept this API key (repeatable; also LUNARIS_API_KEYS)", collect)
+    .option("--keys-file <file>", "file with one API key per line (also LUNARIS_KEYS_FILE)")
+    .option("--insecure-no-auth", "allow serving a non-loopback address without API keys", false)
+    .option("--alias <id>", "extra served model id (repeatable)", collect)
+    .option("--cache-dir <dir>", "where downloaded and generated models live", defaultCacheDir())
+    .option("--log-level <level>", "fatal|error|warn|info|debug", process.env.LUNARIS_LOG_LEVEL ?? "info")
+    .action(async (opts: Record<string, unknown> & { apiKey?: string[]; keysFile?: string }) => {
+      const cfg = parseServeConfig({ ...opts, apiKeys: keysFrom(opts), alias: opts.alias ?? [] });
+      const running = await startServer(cfg);
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`\n${signal}: draining and shutting down…\n`);
+        await running.close();
+        process.exit(0);
+      };
+      process.on("SIGINT", () => void stop("SIGINT"));
+      process.on("SIGTERM", () => void stop("SIGTERM"));
+      try {
+        await running.ready;
+      } catch (e) {
+        process.stderr.write(`lunaris: ${e instanceof Error ? e.message : String(e)}\n`);
+        await running.close().catch(() => undefined);
+        process.exit(1);
+      }
+    });
+}

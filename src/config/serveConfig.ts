@@ -1,0 +1,51 @@
+import os from "node:os";
+import { z } from "zod";
+
+/**
+ * `lunaris serve` settings: one schema, validated at start-up, then frozen.
+ * Precedence: command-line flags > environment (LUNARIS_*) > defaults.
+ */
+export const serveConfigSchema = z.object({
+  model: z.string().min(1),
+  host: z.string().default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  gpu: z.enum(["auto", "cuda", "vulkan", "off"]).default("auto"),
+  /** Parallel sequences; default chosen by the engine per device. */
+  parallel: z.coerce.number().int().min(1).max(256).optional(),
+  threads: z.coerce.number().int().min(1).max(os.availableParallelism()).optional(),
+  /** Tokens of context per sequence; default the model's training context. */
+  ctxSize: z.coerce.number().int().min(256).optional(),
+  batchSize: z.coerce.number().int().min(16).optional(),
+  maxQueue: z.coerce.number().int().min(0).default(64),
+  queueTimeoutMs: z.coerce.number().int().min(100).default(120_000), // 2 min
+  requestTimeoutMs: z.coerce.number().int().min(100).default(600_000), // 10 min
+  apiKeys: z.array(z.string().min(1)).default([]),
+  insecureNoAuth: z.boolean().default(false),
+  alias: z.array(z.string().min(1)).default([]),
+  cacheDir: z.string(),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type ServeConfig = Readonly<z.infer<typeof serveConfigSchema>>;
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith("127.");
+}
+
+export function parseServeConfig(input: unknown): ServeConfig {
+  const r = serveConfigSchema.safeParse(input);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new Error(`Invalid setting --${String(i?.path[0] ?? "?").replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}: ${i?.message}`);
+  }
+  const cfg = r.data;
+  if (cfg.apiKeys.length === 0 && !isLoopback(cfg.host) && !cfg.insecureNoAuth) {
+    throw new Error(
+      `Refusing to serve on ${cfg.host} without API keys. Set LUNARIS_API_KEYS (or --api-key), ` +
+        "or pass --insecure-no-auth if this network is trusted.",
+    );
+  }
+  return Object.freeze(cfg);
+}

@@ -1,0 +1,41 @@
+import type { ChatMessage } from "./types.js";
+
+/** Llama 3 special token ids used by the chat template. */
+export interface Llama3Specials {
+  bos: number;
+  startHeader: number;
+  endHeader: number;
+  eot: number;
+}
+
+/**
+ * Renders messages with the Llama 3 Instruct template into token ids:
+ * `<|begin_of_text|>` then per message `<|start_header_id|>role<|end_header_id|>\n\n{content|trim}<|eot_id|>`,
+ * then the assistant header.
+ *
+ * Text is tokenized piece by piece between special tokens, which is exactly how the Hugging
+ * Face tokenizer splits the rendered string, and means a user who types "<|eot_id|>" gets the
+ * plain-text tokens, never the control token.
+ *
+ * A final assistant message is a prefill: it is left open (no `<|eot_id|>`, no new header),
+ * so the reply continues its text.
+ */
+export function renderLlama3Prompt(
+  messages: readonly ChatMessage[],
+  tokenize: (text: string) => number[],
+  specials: Llama3Specials,
+): number[] {
+  const out: number[] = [specials.bos];
+  const last = messages.length - 1;
+  messages.forEach((m, i) => {
+    out.push(specials.startHeader, ...tokenize(m.role), specials.endHeader);
+    const isPrefill = i === last && m.role === "assistant";
+    const content = isPrefill ? m.content.trimStart() : m.content.trim();
+    out.push(...tokenize(`\n\n${content}`));
+    if (!isPrefill) out.push(specials.eot);
+  });
+  if (messages[last]?.role !== "assistant") {
+    out.push(specials.startHeader, ...tokenize("assistant"), specials.endHeader, ...tokenize("\n\n"));
+  }
+  return out;
+}

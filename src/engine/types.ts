@@ -1,0 +1,83 @@
+/**
+ * Engine domain types. camelCase, no HTTP and no OpenAI wire names: the API layer translates.
+ * A remote OpenAI-compatible backend (a gateway to vLLM, SGLang, another Lunaris node) can
+ * implement `Engine` with these same types.
+ */
+
+export type ChatRole = "system" | "user" | "assistant" | "tool";
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+export interface SamplingOptions {
+  /** 0 = greedy. */
+  temperature: number;
+  topP: number;
+  /** 0 = disabled. */
+  topK: number;
+  minP: number;
+  /** uint32; the API layer draws a random one when the client sends none. */
+  seed: number;
+  /** OpenAI semantics, over the generated tokens. */
+  presencePenalty: number;
+  frequencyPenalty: number;
+  /** Multiplicative (CTRL/HF style), 1 = off, over the generated tokens. */
+  repetitionPenalty: number;
+}
+
+export interface GenerationRequest {
+  /** Served model id (catalogue id or alias). */
+  model: string;
+  messages: readonly ChatMessage[];
+  /** Undefined: whatever is left of the context. */
+  maxTokens: number | undefined;
+  stopSequences: readonly string[];
+  /** Parallel choices (OpenAI `n`); choice i samples with seed + i. */
+  choices: number;
+  sampling: SamplingOptions;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Why a choice stopped. `stopSequence` and `endOfGeneration` both become OpenAI "stop";
+ * `maxTokens` and `contextFull` become "length".
+ */
+export type StopReason = "endOfGeneration" | "stopSequence" | "maxTokens" | "contextFull" | "aborted";
+
+export type GenerationEvent =
+  | { type: "start"; promptTokens: number; cachedTokens: number }
+  | { type: "text"; choice: number; text: string }
+  | { type: "end"; choice: number; reason: StopReason; completionTokens: number };
+
+export interface ModelDescriptor {
+  /** Served id, e.g. "Sao10K/L3-8B-Lunaris-v1". */
+  id: string;
+  aliases: readonly string[];
+  contextLength: number;
+  /** What actually runs: file name, quantization, backend. */
+  file: string;
+  quantization: string;
+  demo: boolean;
+}
+
+export interface EngineStats {
+  queueDepth: number;
+  activeSequences: number;
+  totalSequences: number;
+}
+
+/** What the HTTP layer needs from a model backend, local or remote. */
+export interface Engine {
+  readonly model: ModelDescriptor;
+  /**
+   * Runs a generation. Throws (before the first event) for requests that cannot start:
+   * context overflow, full queue, queue timeout. The first event is always `start`.
+   */
+  generate(request: GenerationRequest): AsyncIterable<GenerationEvent>;
+  /** The token ids a message list renders to (tests, /tokenize). */
+  renderPrompt(messages: readonly ChatMessage[]): number[];
+  stats(): EngineStats;
+  close(): Promise<void>;
+}

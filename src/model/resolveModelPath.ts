@@ -1,0 +1,38 @@
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type DownloadOptions, downloadHfModel } from "./download.js";
+import { isHfRef } from "./hfRef.js";
+import { makeModel } from "./makeModel.js";
+
+export function defaultCacheDir(): string {
+  return process.env.LUNARIS_HOME ?? path.join(os.homedir(), ".cache", "lunaris");
+}
+
+export interface ResolvedModel {
+  path: string;
+  demo: boolean;
+}
+
+/**
+ * `--model` → a local GGUF path: `demo` generates the tiny random-weights model once;
+ * `hf:` references download once into the cache; anything else must be a file.
+ */
+export async function resolveModelPath(model: string, o: DownloadOptions): Promise<ResolvedModel> {
+  if (model === "demo") {
+    const file = path.join(o.cacheDir, "demo", "lunaris-demo-tiny-q8_0.gguf");
+    if (!existsSync(file)) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      o.log?.("generating the demo model (random weights, real Llama 3 tokenizer)…");
+      makeModel({ shape: "tiny", type: "q8_0", out: `${file}.tmp` });
+      renameSync(`${file}.tmp`, file);
+    }
+    return { path: file, demo: true };
+  }
+  if (isHfRef(model)) return { path: await downloadHfModel(model, o), demo: false };
+  const file = path.resolve(model);
+  if (!existsSync(file)) {
+    throw new Error(`Model file not found: ${file}. Pass a GGUF path, an hf:owner/repo:QUANT reference, or 'demo'.`);
+  }
+  return { path: file, demo: false };
+}

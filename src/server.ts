@@ -1,0 +1,127 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import pino, { type Logger } from "pino";
+import { createApp } from "./api/app.js";
+import type { ApiDeps, UsageEvent } from "./api/deps.js";
+import { loading, modelNotFound } from "./api/errors.js";
+import type { ModelObject } from "./api/protocol/chatCompletionResponse.js";
+import { KeyRing } from "./accounting/KeyRing.js";
+import { DEMO_ID, LUNARIS } from "./catalog.js";
+import { isLoopback, type ServeConfig } from "./config/serveConfig.js";
+import { LlamaEngine } from "./engine/LlamaEngine.js";
+import type { Engine } from "./engine/types.js";
+import { resolveModelPath } from "./model/resolveModelPath.js";
+import { createProgressBar } from "./cli/progressBar.js";
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  /** Resolves once the model is loaded and serving. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+function toModelObject(engine: Engine | null, id: string): ModelObject {
+  const d = engine?.model;
+  return {
+    id,
+    object: "model",
+    created: 1718841600, // the model's release (2024-06-20)
+    owned_by: LUNARIS.ownedBy,
+    context_length: d?.contextLength ?? LUNARIS.contextLength,
+    max_tokens: d?.contextLength ?? LUNARIS.contextLength,
+    pricing: {
+      input_tokens: LUNARIS.prices.inputMicrosPerMillion / 1e6,
+      output_tokens: LUNARIS.prices.outputMicrosPerMillion / 1e6,
+      unit: "USD per 1M tokens",
+    },
+    metadata: {
+      description: LUNARIS.description,
+      precision: LUNARIS.precision,
+      quantization: d?.quantization ?? null,
+      file: d?.file ?? null,
+      recommended_settings: LUNARIS.recommended,
+      ...(d?.demo ? { demo: true, note: "demo model with random weights: replies are gibberish" } : {}),
+    },
+  };
+}
+
+/** Config → dependencies → HTTP server; the model loads in the background (/health says 503 until then). */
+export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<RunningServer> {
+  const keys = new KeyRing(cfg.apiKeys);
+  if (keys.size === 0) {
+    log.warn(
+      isLoopback(cfg.host)
+        ? "NO API KEYS CONFIGURED: anyone who can reach this loopback port can use the API. Set LUNARIS_API_KEYS to require keys."
+        : `NO API KEYS CONFIGURED and --insecure-no-auth given: the API on ${cfg.host} is open to the network.`,
+    );
+  }
+  let engine: Engine | null = null;
+  const servedIds = (): string[] => {
+    const ids = [LUNARIS.id, ...cfg.alias];
+    if (engine?.model.demo) ids.push(DEMO_ID);
+    return ids;
+  };
+  const deps: ApiDeps = {
+    engine: () => {
+      if (!engine) throw loading();
+      return engine;
+    },
+    isReady: () => engine !== null,
+    resolveModel: (requested) => {
+      if (servedIds().includes(requested)) return LUNARIS.id;
+      throw modelNotFound(requested, servedIds());
+    },
+    models: () => servedIds().map((id) => toModelObject(engine, id)),
+    prices: LUNARIS.prices,
+    log,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    authenticate: (token) => keys.authenticate(token),
+    recordUsage: async (_event: UsageEvent) => {},
+  };
+  const app = createApp(deps);
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port }, () => resolve(s as Server));
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  log.info(`listening on ${url} (OpenAI base URL: ${url}/v1/openai or ${url}/v1)`);
+
+  const ready = (async () => {
+    const bar = createProgressBar("model");
+    const resolved = await resolveModelPath(cfg.model, {
+      cacheDir: cfg.cacheDir,
+      log: (m) => log.info(m),
+      onProgress: (d, t) => bar.update(d, t),
+    });
+    if (resolved.demo) log.warn("serving the DEMO model: random weights, real tokenizer and template; replies are gibberish");
+    engine = await LlamaEngine.load({
+      modelPath: resolved.path,
+      id: LUNARIS.id,
+      aliases: cfg.alias,
+      demo: resolved.demo,
+      gpu: cfg.gpu,
+      threads: cfg.threads,
+      parallel: cfg.parallel,
+      contextSize: cfg.ctxSize,
+      batchSize: cfg.batchSize,
+      maxQueue: cfg.maxQueue,
+      queueTimeoutMs: cfg.queueTimeoutMs,
+      log: (m) => log.info(m),
+    });
+    log.info(`serving ${LUNARIS.id} from ${resolved.path}`);
+  })();
+
+  return {
+    url,
+    server,
+    ready,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ready.catch(() => undefined);
+      await engine?.close();
+    },
+  };
+}
