@@ -28,7 +28,13 @@ function tensorType(fileType: ModelType, role: "matrix" | "sensitive"): TensorTy
   return fileType;
 }
 
-export function makeModel({ shape, type, out, onProgress }: MakeModelOptions): number {
+export interface ModelSpec {
+  metadata: Map<string, MetadataValue>;
+  tensors: TensorSpec[];
+}
+
+/** The GGUF metadata and tensor list of a random-weights Llama 3 model (no data is generated yet). */
+export function modelSpec(shape: ShapeName, type: ModelType): ModelSpec {
   const s = SHAPES[shape];
   const headDim = s.embd / s.heads;
   const kvWidth = headDim * s.kvHeads;
@@ -71,5 +77,10 @@ export function makeModel({ shape, type, out, onProgress }: MakeModelOptions): n
       matrix(`${p}ffn_down.weight`, s.ff, s.embd, "sensitive"),
     );
   }
+  return { metadata, tensors };
+}
+
+export function makeModel({ shape, type, out, onProgress }: MakeModelOptions): number {
+  const { metadata, tensors } = modelSpec(shape, type);
   return writeGguf(out, metadata, tensors, onProgress);
 }

@@ -1,0 +1,60 @@
+import OpenAI from "openai";
+import pino from "pino";
+import { parseServeConfig, type ServeConfig } from "../../src/config/serveConfig.js";
+import { type RunningServer, startServer } from "../../src/server.js";
+import { TEST_CACHE, tinyModelPath } from "./testModel.js";
+
+export const MODEL_ID = "Sao10K/L3-8B-Lunaris-v1";
+
+export interface TestServer extends RunningServer {
+  base: string;
+  client: OpenAI;
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+}
+
+/** The real server on an ephemeral loopback port, serving the tiny model on the real engine. */
+export async function startTestServer(overrides: Partial<Record<keyof ServeConfig, unknown>> = {}): Promise<TestServer> {
+  const cfg = parseServeConfig({
+    model: tinyModelPath(),
+    port: 0,
+    cacheDir: TEST_CACHE,
+    ctxSize: 2048,
+    gpu: "off",
+    logLevel: "silent",
+    ...overrides,
+  });
+  const running = await startServer(cfg, pino({ level: cfg.logLevel }));
+  await running.ready;
+  const key = cfg.apiKeys[0] ?? "unused";
+  const base = `${running.url}/v1/openai`;
+  return {
+    ...running,
+    base,
+    client: new OpenAI({ baseURL: base, apiKey: key, maxRetries: 0 }),
+    post: (path, body, headers = {}) =>
+      fetch(`${running.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}`, ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+  };
+}
+
+/** Parses an SSE body into its `data:` payloads, checking the framing on the way. */
+export function parseSse(text: string): string[] {
+  if (!text.endsWith("\n\n")) throw new Error(`SSE body does not end with a blank line: ${JSON.stringify(text.slice(-40))}`);
+  return text
+    .slice(0, -2)
+    .split("\n\n")
+    .map((event) => {
+      if (!event.startsWith("data: ")) throw new Error(`not a data event: ${JSON.stringify(event)}`);
+      return event.slice("data: ".length);
+    });
+}
+
+/** A response body as loosely typed JSON: tests assert on its shape field by field. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+export async function readJson(res: Response): Promise<Json> {
+  return res.json();
+}

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { MODEL_ID, type TestServer, readJson, startTestServer } from "../helpers/testServer.js";
+
+let srv: TestServer;
+before(async () => {
+  srv = await startTestServer({ parallel: 4, maxQueue: 4 });
+});
+after(async () => {
+  await srv.close();
+});
+
+const health = async (): Promise<{ active_sequences: number; queue_depth: number }> => readJson(await fetch(`${srv.url}/health`));
+
+async function waitFor(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error("condition not reached in time");
+    await sleep(20);
+  }
+}
+
+/** Opens a streaming request and returns once its first bytes arrive; destroy() drops the connection. */
+function openStream(maxTokens: number): Promise<{ destroy(): void }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(`${srv.url}/v1/chat/completions`);
+    const req = request(
+      { host: u.hostname, port: u.port, path: u.pathname, method: "POST", headers: { "content-type": "application/json" } },
+      (res) => res.once("data", () => resolve({ destroy: () => req.destroy() })),
+    );
+    req.on("error", () => undefined);
+    req.once("error", reject);
+    req.end(JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: "go" }], max_tokens: maxTokens, stream: true }));
+  });
+}
+
+describe("scheduler through the real server", () => {
+  it("completes 8 concurrent streams correctly (4 run, 4 queue)", async () => {
+    const runs = Array.from({ length: 8 }, async (_, i) => {
+      const stream = await srv.client.chat.completions.create({
+        model: MODEL_ID,
+        messages: [{ role: "user", content: `Stream number ${i}` }],
+        max_tokens: 16,
+        seed: i,
+        stream: true,
+      });
+      let text = "";
+      let finish: string | null = null;
+      let usage = 0;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? "";
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+        usage = chunk.usage?.completion_tokens ?? usage;
+      }
+      return { text, finish, usage };
+    });
+    const results = await Promise.all(runs);
+    for (const r of results) {
+      assert.ok(r.finish === "length" || r.finish === "stop");
+      assert.ok(r.usage >= 1 && r.usage <= 16);
+      assert.ok(r.text.length > 0);
+    }
+    assert.equal((await health()).active_sequences, 0);
+  });
+
+  it("frees the sequence of a client that disconnects mid-stream", async () => {
+    const streams = await Promise.all([1, 2, 3, 4].map(() => openStream(1500)));
+    assert.equal((await health()).active_sequences, 4);
+    // All sequences are busy: a fifth request waits in the queue…
+    const queued = srv.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "next" }], max_tokens: 2 });
+    await waitFor(async () => (await health()).queue_depth === 1);
+    // …until one client goes away: its generation stops and the queued request starts.
+    streams[0]?.destroy();
+    const r = await queued;
+    assert.equal(r.choices.length, 1);
+    for (const s of streams.slice(1)) s.destroy();
+    await waitFor(async () => (await health()).active_sequences === 0);
+  });
+
+  it("answers 429 with Retry-After when the queue is full", async () => {
+    const streams = await Promise.all([1, 2, 3, 4].map(() => openStream(1500)));
+    const waiting = Array.from({ length: 4 }, () =>
+      srv.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "q" }], max_tokens: 1 }),
+    );
+    await waitFor(async () => (await health()).queue_depth === 4);
+    const res = await srv.post("/v1/chat/completions", { model: MODEL_ID, messages: [{ role: "user", content: "one too many" }] });
+    assert.equal(res.status, 429);
+    assert.ok(Number(res.headers.get("retry-after")) >= 1);
+    const body = await readJson(res);
+    assert.equal(body.error.type, "rate_limit_error");
+    assert.equal(body.error.code, "queue_full");
+    for (const s of streams) s.destroy();
+    await Promise.all(waiting);
+    await waitFor(async () => (await health()).active_sequences === 0);
+  });
+
+  it("reuses the previous turn's KV: the second turn reports cached tokens", async () => {
+    const system = { role: "system" as const, content: "You are a terse assistant. ".repeat(20) };
+    const turn1 = [system, { role: "user" as const, content: "First question?" }];
+    const r1 = await srv.client.chat.completions.create({ model: MODEL_ID, messages: turn1, max_tokens: 8, seed: 1 });
+    const reply = r1.choices[0]?.message.content ?? "";
+    const turn2 = [...turn1, { role: "assistant" as const, content: reply }, { role: "user" as const, content: "And the second?" }];
+    const r2 = await srv.client.chat.completions.create({ model: MODEL_ID, messages: turn2, max_tokens: 8, seed: 2 });
+    const cached = (r2.usage as { prompt_tokens_details?: { cached_tokens?: number } }).prompt_tokens_details?.cached_tokens ?? 0;
+    const prompt1 = r1.usage?.prompt_tokens ?? 0;
+    assert.ok(cached >= prompt1, `cached ${cached} of turn 2's ${r2.usage?.prompt_tokens}; turn 1 had ${prompt1}`);
+    assert.ok(cached < (r2.usage?.prompt_tokens ?? 0));
+  });
+
+  it("returns 4 distinct choices for n = 4", async () => {
+    const r = await srv.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 10, n: 4 });
+    assert.equal(r.choices.length, 4);
+    assert.equal(new Set(r.choices.map((c) => c.message.content)).size, 4);
+  });
+
+  it("gives the same text for a seed alone and beside other requests", async () => {
+    const ask = (content: string, seed: number) =>
+      srv.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content }], max_tokens: 16, seed, temperature: 1 });
+    const alone = (await ask("Reproducible?", 1234)).choices[0]?.message.content;
+    const [batched] = await Promise.all([ask("Reproducible?", 1234), ask("Other one", 1), ask("And another", 2), ask("And more", 3)]);
+    assert.equal(batched.choices[0]?.message.content, alone);
+  });
+});
