@@ -6,7 +6,10 @@ import { createApp } from "./api/app.js";
 import type { ApiDeps, UsageEvent } from "./api/deps.js";
 import { loading, modelNotFound } from "./api/errors.js";
 import type { ModelObject } from "./api/protocol/chatCompletionResponse.js";
+import { Accounting } from "./accounting/Accounting.js";
 import { KeyRing } from "./accounting/KeyRing.js";
+import { costPicoUsd } from "./accounting/pricing.js";
+import { openStore } from "./accounting/store/openStore.js";
 import { DEMO_ID, LUNARIS } from "./catalog.js";
 import { isLoopback, type ServeConfig } from "./config/serveConfig.js";
 import { LlamaEngine } from "./engine/LlamaEngine.js";
@@ -49,14 +52,28 @@ function toModelObject(engine: Engine | null, id: string): ModelObject {
 
 /** Config → dependencies → HTTP server; the model loads in the background (/health says 503 until then). */
 export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<RunningServer> {
-  const keys = new KeyRing(cfg.apiKeys);
-  if (keys.size === 0) {
+  const store = await openStore(cfg.database, cfg.dataDir);
+  const accounting = new Accounting(
+    store,
+    new KeyRing(cfg.apiKeys, "env"),
+    new KeyRing(cfg.adminKeys, "admin"),
+    cfg.requestTimeoutMs,
+  );
+  if (!(await accounting.authRequired())) {
+    if (!isLoopback(cfg.host) && !cfg.insecureNoAuth) {
+      await accounting.close();
+      throw new Error(
+        `Refusing to serve on ${cfg.host} without API keys. Create one (lunaris keys create), set LUNARIS_API_KEYS, ` +
+          "or pass --insecure-no-auth if this network is trusted.",
+      );
+    }
     log.warn(
       isLoopback(cfg.host)
-        ? "NO API KEYS CONFIGURED: anyone who can reach this loopback port can use the API. Set LUNARIS_API_KEYS to require keys."
+        ? "NO API KEYS CONFIGURED: anyone who can reach this loopback port can use the API. Set LUNARIS_API_KEYS or create keys to require them."
         : `NO API KEYS CONFIGURED and --insecure-no-auth given: the API on ${cfg.host} is open to the network.`,
     );
   }
+  log.info(`usage ledger: ${store.kind}`);
   let engine: Engine | null = null;
   const servedIds = (): string[] => {
     const ids = [LUNARIS.id, ...cfg.alias];
@@ -77,8 +94,25 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     prices: LUNARIS.prices,
     log,
     requestTimeoutMs: cfg.requestTimeoutMs,
-    authenticate: (token) => keys.authenticate(token),
-    recordUsage: async (_event: UsageEvent) => {},
+    accounting,
+    recordUsage: async (e: UsageEvent) => {
+      const o = e.outcome;
+      const now = Date.now();
+      await accounting.record({
+        requestId: e.requestId,
+        keyId: e.principal?.keyId ?? null,
+        user: e.request.user ?? null,
+        model: LUNARIS.id,
+        promptTokens: o.promptTokens,
+        cachedTokens: o.cachedTokens,
+        completionTokens: o.completionTokens,
+        costPico: costPicoUsd(o.promptTokens, o.completionTokens, LUNARIS.prices),
+        finishReason: o.finishReason,
+        status: e.status,
+        latencyMs: now - e.startedAt,
+        createdAt: now,
+      });
+    },
   };
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve) => {
@@ -122,6 +156,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await ready.catch(() => undefined);
       await engine?.close();
+      await accounting.close();
     },
   };
 }

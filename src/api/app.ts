@@ -2,7 +2,10 @@ import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import type { ApiDeps, AppEnv } from "./deps.js";
 import { routeNotFound, toApiError } from "./errors.js";
-import { auth } from "./middleware/auth.js";
+import { auth, requireAdmin } from "./middleware/auth.js";
+import { limits } from "./middleware/limits.js";
+import { adminKeysRoutes } from "./routes/adminKeys.js";
+import { adminUsageHandler, ownUsageHandler } from "./routes/usage.js";
 import { chatCompletionsHandler } from "./routes/chatCompletions.js";
 import { healthHandler } from "./routes/health.js";
 import { listModelsHandler } from "./routes/models.js";
@@ -28,10 +31,14 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
   app.get("/health", healthHandler(deps));
 
+  app.use("/v1/*", auth(deps));
+  app.use("/v1/admin/*", requireAdmin());
+  app.route("/v1/admin/keys", adminKeysRoutes(deps));
+  app.get("/v1/admin/usage", adminUsageHandler(deps));
   for (const prefix of ["/v1/openai", "/v1"]) {
-    app.use(`${prefix}/*`, auth(deps));
-    app.post(`${prefix}/chat/completions`, chatCompletionsHandler(deps));
+    app.post(`${prefix}/chat/completions`, limits(deps), chatCompletionsHandler(deps));
     app.get(`${prefix}/models`, listModelsHandler(deps));
+    app.get(`${prefix}/usage`, ownUsageHandler(deps));
   }
 
   app.notFound((c) => {

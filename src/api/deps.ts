@@ -1,19 +1,24 @@
 import type { Logger } from "pino";
+import type { Accounting } from "../accounting/Accounting.js";
 import type { Prices } from "../accounting/pricing.js";
+import type { Principal } from "../accounting/types.js";
 import type { Engine } from "../engine/types.js";
 import type { ChatCompletionRequest } from "./protocol/chatCompletionRequest.js";
 import type { ModelObject } from "./protocol/chatCompletionResponse.js";
 import type { CompletionOutcome } from "./routes/chatCompletions.js";
 
 export interface UsageEvent {
+  /** The completion id the client sees (chatcmpl-…). */
+  requestId: string;
   request: ChatCompletionRequest;
   outcome: CompletionOutcome;
   /** HTTP status the client saw; 499 when it went away first. */
   status: number;
-  keyId: string | null;
+  principal: Principal | null;
+  startedAt: number;
 }
 
-/** Everything the HTTP layer needs, injected by the CLI (and by tests). */
+/** Everything the HTTP layer needs, injected by the server composition (and by tests). */
 export interface ApiDeps {
   /** The loaded engine; throws a 503 ApiError while the model loads. */
   engine(): Engine;
@@ -24,9 +29,9 @@ export interface ApiDeps {
   prices: Prices;
   log: Logger;
   requestTimeoutMs: number;
-  /** Checks a bearer token; null when the request may not proceed. */
-  authenticate(token: string | null): { keyId: string | null } | null;
+  accounting: Accounting;
+  /** Writes the ledger row; awaited before a response's last byte. */
   recordUsage(event: UsageEvent): Promise<void>;
 }
 
-export type AppEnv = { Variables: { keyId: string | null; requestId: string } };
+export type AppEnv = { Variables: { principal: Principal | null; requestId: string } };

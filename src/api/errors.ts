@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { LimitExceeded } from "../accounting/Limiter.js";
 import { EngineError, type EngineErrorCode } from "../engine/errors.js";
 
 /**
@@ -12,6 +13,8 @@ export type ErrorType =
   | "permission_error"
   | "not_found_error"
   | "rate_limit_error"
+  | "requests"
+  | "tokens"
   | "insufficient_quota"
   | "server_error"
   | "service_unavailable";
@@ -88,6 +91,14 @@ const ENGINE_ERRORS: Record<EngineErrorCode, { status: ContentfulStatusCode; typ
 /** Any thrown value → ApiError. Unknown errors become a 500 that leaks no internals. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  if (error instanceof LimitExceeded) {
+    const headers = { ...error.headers, "retry-after": String(error.retryAfterS) };
+    if (error.kind === "budget") {
+      return new ApiError(429, "insufficient_quota", "insufficient_quota", error.message, null, headers);
+    }
+    const type = error.kind === "tokens" ? "tokens" : "requests";
+    return new ApiError(429, type, "rate_limit_exceeded", error.message, null, headers);
+  }
   if (error instanceof EngineError) {
     const { status, type } = ENGINE_ERRORS[error.code];
     const headers: Record<string, string> = error.retryAfterS !== null ? { "retry-after": String(error.retryAfterS) } : {};

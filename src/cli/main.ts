@@ -1,7 +1,9 @@
 import { Command } from "commander";
+import { registerKeys } from "./keysCommand.js";
 import { registerMakeModel } from "./makeModelCommand.js";
 import { registerPull } from "./pullCommand.js";
 import { registerServe } from "./serveCommand.js";
+import { registerUsage } from "./usageCommand.js";
 
 const program = new Command()
   .name("lunaris")
@@ -11,6 +13,8 @@ const program = new Command()
 registerServe(program);
 registerMakeModel(program);
 registerPull(program);
+registerKeys(program);
+registerUsage(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { downloadHfModel } from "../model/download.js";
-import { defaultCacheDir } from "../model/resolveModelPath.js";
+import { defaultCacheDir } from "../config/paths.js";
 import { createProgressBar } from "./progressBar.js";
 
 export function registerPull(program: Command): void {

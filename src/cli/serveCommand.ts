@@ -2,13 +2,12 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { LUNARIS } from "../catalog.js";
 import { parseServeConfig } from "../config/serveConfig.js";
-import { defaultCacheDir } from "../model/resolveModelPath.js";
+import { defaultCacheDir, defaultDataDir } from "../config/paths.js";
 import { startServer } from "../server.js";
 
 function keysFrom(opts: { apiKey?: string[]; keysFile?: string }): string[] {
   const keys = [...(opts.apiKey ?? [])];
-  const env = process.env.LUNARIS_API_KEYS;
-  if (env) keys.push(...env.split(",").map((k) => k.trim()).filter(Boolean));
+  keys.push(...splitList(process.env.LUNARIS_API_KEYS));
   const file = opts.keysFile ?? process.env.LUNARIS_KEYS_FILE;
   if (file) {
     for (const line of readFileSync(file, "utf8").split("\n")) {
@@ -18,6 +17,8 @@ function keysFrom(opts: { apiKey?: string[]; keysFile?: string }): string[] {
   }
   return keys;
 }
+
+const splitList = (v: string | undefined): string[] => (v ?? "").split(",").map((k) => k.trim()).filter(Boolean);
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -40,10 +41,14 @@ export function registerServe(program: Command): void {
     .option("--keys-file <file>", "file with one API key per line (also LUNARIS_KEYS_FILE)")
     .option("--insecure-no-auth", "allow serving a non-loopback address without API keys", false)
     .option("--alias <id>", "extra served model id (repeatable)", collect)
+    .option("--admin-key <key>", "accept this key as an admin key (repeatable; also LUNARIS_ADMIN_KEYS)", collect)
+    .option("--database <url>", "postgres://… to share the ledger and limits between replicas (also LUNARIS_DATABASE_URL); default SQLite", process.env.LUNARIS_DATABASE_URL)
+    .option("--data-dir <dir>", "where the SQLite ledger lives", defaultDataDir())
     .option("--cache-dir <dir>", "where downloaded and generated models live", defaultCacheDir())
     .option("--log-level <level>", "fatal|error|warn|info|debug", process.env.LUNARIS_LOG_LEVEL ?? "info")
     .action(async (opts: Record<string, unknown> & { apiKey?: string[]; keysFile?: string }) => {
-      const cfg = parseServeConfig({ ...opts, apiKeys: keysFrom(opts), alias: opts.alias ?? [] });
+      const adminKeys = [...((opts.adminKey as string[] | undefined) ?? []), ...splitList(process.env.LUNARIS_ADMIN_KEYS)];
+      const cfg = parseServeConfig({ ...opts, apiKeys: keysFrom(opts), adminKeys, alias: opts.alias ?? [] });
       const running = await startServer(cfg);
       let stopping = false;
       const stop = async (signal: string) => {

@@ -20,6 +20,11 @@ export const serveConfigSchema = z.object({
   queueTimeoutMs: z.coerce.number().int().min(100).default(120_000), // 2 min
   requestTimeoutMs: z.coerce.number().int().min(100).default(600_000), // 10 min
   apiKeys: z.array(z.string().min(1)).default([]),
+  /** Keys that may manage keys and read everyone's usage. */
+  adminKeys: z.array(z.string().min(1)).default([]),
+  /** postgres://… for a ledger shared by replicas; otherwise SQLite in dataDir. */
+  database: z.string().optional(),
+  dataDir: z.string(),
   insecureNoAuth: z.boolean().default(false),
   alias: z.array(z.string().min(1)).default([]),
   cacheDir: z.string(),
@@ -40,12 +45,5 @@ export function parseServeConfig(input: unknown): ServeConfig {
     const i = r.error.issues[0];
     throw new Error(`Invalid setting --${String(i?.path[0] ?? "?").replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}: ${i?.message}`);
   }
-  const cfg = r.data;
-  if (cfg.apiKeys.length === 0 && !isLoopback(cfg.host) && !cfg.insecureNoAuth) {
-    throw new Error(
-      `Refusing to serve on ${cfg.host} without API keys. Set LUNARIS_API_KEYS (or --api-key), ` +
-        "or pass --insecure-no-auth if this network is trusted.",
-    );
-  }
-  return Object.freeze(cfg);
+  return Object.freeze(r.data);
 }

@@ -1,13 +1,8 @@
 import { existsSync, mkdirSync, renameSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { type DownloadOptions, downloadHfModel } from "./download.js";
 import { isHfRef } from "./hfRef.js";
 import { makeModel } from "./makeModel.js";
-
-export function defaultCacheDir(): string {
-  return process.env.LUNARIS_HOME ?? path.join(os.homedir(), ".cache", "lunaris");
-}
 
 export interface ResolvedModel {
   path: string;

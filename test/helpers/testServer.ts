@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import OpenAI from "openai";
 import pino from "pino";
 import { parseServeConfig, type ServeConfig } from "../../src/config/serveConfig.js";
@@ -18,6 +21,7 @@ export async function startTestServer(overrides: Partial<Record<keyof ServeConfi
     model: tinyModelPath(),
     port: 0,
     cacheDir: TEST_CACHE,
+    dataDir: mkdtempSync(path.join(os.tmpdir(), "lunaris-test-")),
     ctxSize: 2048,
     gpu: "off",
     logLevel: "silent",

@@ -1,22 +1,30 @@
 import type { MiddlewareHandler } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.js";
-import { unauthorized } from "../errors.js";
+import { ApiError, unauthorized } from "../errors.js";
 
-/** Bearer auth for the API routes; the key id travels on the context for the ledger. */
+export function bearerToken(header: string | undefined): string | null {
+  const match = header ? /^Bearer\s*(.*)$/i.exec(header) : null;
+  return match?.[1]?.trim() || null;
+}
+
+/** Bearer auth for the API routes; the principal travels on the context for limits and the ledger. */
 export function auth(deps: ApiDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const header = c.req.header("authorization");
-    const match = header ? /^Bearer\s+(.*)$/i.exec(header) : null;
-    const token = match?.[1]?.trim() || null;
-    const who = deps.authenticate(token);
+    const token = bearerToken(c.req.header("authorization"));
+    const who = await deps.accounting.authenticate(token);
     if (!who) {
-      throw unauthorized(
-        token === null
-          ? "Missing API key: send 'Authorization: Bearer <key>'."
-          : "Incorrect API key provided.",
-      );
+      throw unauthorized(token === null ? "Missing API key: send 'Authorization: Bearer <key>'." : "Incorrect API key provided.");
     }
-    c.set("keyId", who.keyId);
+    c.set("principal", who);
+    await next();
+  };
+}
+
+export function requireAdmin(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!c.get("principal")?.isAdmin) {
+      throw new ApiError(403, "permission_error", "admin_required", "This endpoint needs an admin key.");
+    }
     await next();
   };
 }

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { GenerationEvent } from "../../engine/types.js";
-import type { ApiDeps } from "../deps.js";
+import type { ApiDeps, AppEnv } from "../deps.js";
 import { ApiError, toApiError } from "../errors.js";
 import { clientAbortSignal } from "../middleware/clientAbort.js";
 import { readJsonBody } from "../middleware/readJsonBody.js";
@@ -26,7 +26,8 @@ export interface CompletionOutcome {
 }
 
 export function chatCompletionsHandler(deps: ApiDeps) {
-  return async (c: Context): Promise<Response> => {
+  return async (c: Context<AppEnv>): Promise<Response> => {
+    const startedAt = Date.now();
     const engine = deps.engine();
     const body = await readJsonBody(c);
     const req: ChatCompletionRequest = parseWith(chatCompletionRequestSchema, body);
@@ -75,7 +76,7 @@ export function chatCompletionsHandler(deps: ApiDeps) {
     const record = async (status: number): Promise<void> => {
       if (recorded) return;
       recorded = true;
-      await deps.recordUsage({ request: req, outcome: outcome(), status, keyId: c.get("keyId") ?? null });
+      await deps.recordUsage({ requestId: id, request: req, outcome: outcome(), status, principal: c.get("principal") ?? null, startedAt });
     };
 
     if (req.stream !== true) {

@@ -1,0 +1,36 @@
+import type { KeyLimits, KeyRecord, UsageBucket, UsageFilter, UsageRow } from "../types.js";
+
+export interface WindowCounts {
+  requests: number;
+  tokens: number;
+}
+
+/**
+ * Persistence for keys, the usage ledger and limit counters. SQLite and PostgreSQL implement
+ * it with the same semantics; every limit operation is one atomic statement (or one locked
+ * transaction), so several server processes on one PostgreSQL enforce limits jointly.
+ */
+export interface AccountingStore {
+  readonly kind: "sqlite" | "postgres";
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  insertKey(key: KeyRecord): Promise<void>;
+  findKeyByHash(hash: string): Promise<KeyRecord | null>;
+  getKey(id: string): Promise<KeyRecord | null>;
+  listKeys(): Promise<KeyRecord[]>;
+  updateKey(id: string, patch: Partial<KeyLimits> & { name?: string }): Promise<KeyRecord | null>;
+  revokeKey(id: string, at: number): Promise<boolean>;
+
+  /** Inserts a ledger row and adds its cost and tokens to the key's month and minute counters, atomically. */
+  recordUsage(row: UsageRow, windowStart: number, month: string): Promise<void>;
+  usageByDay(filter: UsageFilter): Promise<UsageBucket[]>;
+
+  /** Counts one request in the window unless it already holds `rpm`; null when over the limit. */
+  countRequest(keyId: string, windowStart: number, rpm: number | null): Promise<WindowCounts | null>;
+  readWindow(keyId: string, windowStart: number): Promise<WindowCounts>;
+  /** Takes a concurrency lease unless the key already holds `max` unexpired ones. */
+  acquireLease(keyId: string, leaseId: string, now: number, expiresAt: number, max: number): Promise<boolean>;
+  releaseLease(leaseId: string): Promise<void>;
+  monthSpendPico(keyId: string, month: string): Promise<bigint>;
+}
