@@ -58,6 +58,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     new KeyRing(cfg.apiKeys, "env"),
     new KeyRing(cfg.adminKeys, "admin"),
     cfg.requestTimeoutMs,
+    cfg.rateWindowMs,
   );
   if (!(await accounting.authRequired())) {
     if (!isLoopback(cfg.host) && !cfg.insecureNoAuth) {

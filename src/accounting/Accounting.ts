@@ -1,5 +1,5 @@
 import { KeyRing } from "./KeyRing.js";
-import { type Admission, Limiter, monthOf, windowStart } from "./Limiter.js";
+import { type Admission, Limiter, WINDOW_MS, monthOf, windowStart } from "./Limiter.js";
 import { hashSecret, newSecret, sameHash } from "./keySecrets.js";
 import type { AccountingStore } from "./store/AccountingStore.js";
 import type { KeyLimits, KeyRecord, Principal, UsageBucket, UsageFilter, UsageRow } from "./types.js";
@@ -23,8 +23,9 @@ export class Accounting {
     private readonly envKeys: KeyRing = new KeyRing([]),
     private readonly adminKeys: KeyRing = new KeyRing([]),
     leaseMs = 600_000,
+    private readonly windowMs = WINDOW_MS,
   ) {
-    this.limiter = new Limiter(store, leaseMs);
+    this.limiter = new Limiter(store, leaseMs, windowMs);
   }
 
   /** Auth is off only when no key exists anywhere (then the server binds loopback only). */
@@ -56,7 +57,7 @@ export class Accounting {
   }
 
   async record(row: UsageRow): Promise<void> {
-    await this.store.recordUsage(row, windowStart(row.createdAt), monthOf(row.createdAt));
+    await this.store.recordUsage(row, windowStart(row.createdAt, this.windowMs), monthOf(row.createdAt));
   }
 
   async createKey(input: NewKeyInput): Promise<{ key: KeyRecord; secret: string }> {

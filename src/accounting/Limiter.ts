@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { AccountingStore } from "./store/AccountingStore.js";
 import type { KeyLimits } from "./types.js";
 
+/** Rate-limit windows are one minute (RPM/TPM); tests shorten them. */
 export const WINDOW_MS = 60_000;
 
 export type LimitKind = "requests" | "tokens" | "concurrency" | "budget";
@@ -24,8 +25,8 @@ export interface Admission {
   release(): Promise<void>;
 }
 
-export function windowStart(now: number): number {
-  return now - (now % WINDOW_MS);
+export function windowStart(now: number, windowMs = WINDOW_MS): number {
+  return now - (now % windowMs);
 }
 
 export function monthOf(now: number): string {
@@ -48,11 +49,12 @@ export class Limiter {
   constructor(
     private readonly store: AccountingStore,
     private readonly leaseMs: number,
+    private readonly windowMs = WINDOW_MS,
   ) {}
 
   async admit(keyId: string, limits: KeyLimits, now = Date.now()): Promise<Admission> {
-    const win = windowStart(now);
-    const resetS = Math.max(1, Math.ceil((win + WINDOW_MS - now) / 1000));
+    const win = windowStart(now, this.windowMs);
+    const resetS = Math.max(1, Math.ceil((win + this.windowMs - now) / 1000));
     const headers: Record<string, string> = {};
 
     if (limits.monthlyBudgetMicros !== null) {

@@ -44,6 +44,7 @@ export function registerServe(program: Command): void {
     .option("--admin-key <key>", "accept this key as an admin key (repeatable; also LUNARIS_ADMIN_KEYS)", collect)
     .option("--database <url>", "postgres://… to share the ledger and limits between replicas (also LUNARIS_DATABASE_URL); default SQLite", process.env.LUNARIS_DATABASE_URL)
     .option("--data-dir <dir>", "where the SQLite ledger lives", defaultDataDir())
+    .option("--rate-window-ms <ms>", "length of the RPM/TPM window (for tests)", "60000")
     .option("--cache-dir <dir>", "where downloaded and generated models live", defaultCacheDir())
     .option("--log-level <level>", "fatal|error|warn|info|debug", process.env.LUNARIS_LOG_LEVEL ?? "info")
     .action(async (opts: Record<string, unknown> & { apiKey?: string[]; keysFile?: string }) => {

@@ -25,6 +25,8 @@ export const serveConfigSchema = z.object({
   /** postgres://… for a ledger shared by replicas; otherwise SQLite in dataDir. */
   database: z.string().optional(),
   dataDir: z.string(),
+  /** Length of the RPM/TPM window; one minute unless a test shortens it. */
+  rateWindowMs: z.coerce.number().int().min(100).default(60_000),
   insecureNoAuth: z.boolean().default(false),
   alias: z.array(z.string().min(1)).default([]),
   cacheDir: z.string(),

@@ -25,6 +25,8 @@ export interface AccountingStore {
   /** Inserts a ledger row and adds its cost and tokens to the key's month and minute counters, atomically. */
   recordUsage(row: UsageRow, windowStart: number, month: string): Promise<void>;
   usageByDay(filter: UsageFilter): Promise<UsageBucket[]>;
+  /** Ledger rows, oldest first (audits, exports, tests). */
+  usageRows(filter: UsageFilter): Promise<UsageRow[]>;
 
   /** Counts one request in the window unless it already holds `rpm`; null when over the limit. */
   countRequest(keyId: string, windowStart: number, rpm: number | null): Promise<WindowCounts | null>;

@@ -2,7 +2,7 @@ import pg from "pg";
 import type { KeyLimits, KeyRecord, UsageBucket, UsageFilter, UsageRow } from "../types.js";
 import type { AccountingStore, WindowCounts } from "./AccountingStore.js";
 import { MIGRATIONS } from "./migrations.js";
-import { KEY_PATCH_COLUMNS, type KeyRow, toKeyRecord } from "./rows.js";
+import { KEY_PATCH_COLUMNS, type KeyRow, type UsageRecordRow, toKeyRecord, toUsageRow } from "./rows.js";
 
 // Any fixed number: serialises migrations when several replicas start at once.
 const MIGRATION_LOCK = 7_305_551;
@@ -129,6 +129,14 @@ export class PostgresStore implements AccountingStore {
       completionTokens: Number(row.completion_tokens),
       costPico: BigInt(row.cost_pico ?? 0),
     }));
+  }
+
+  async usageRows(f: UsageFilter): Promise<UsageRow[]> {
+    const r = await this.pool.query<UsageRecordRow>(
+      `SELECT * FROM usage_records WHERE ($1::text IS NULL OR key_id = $1) AND created_at >= $2 AND created_at < $3 ORDER BY id`,
+      [f.keyId ?? null, f.since ?? 0, f.until ?? Number.MAX_SAFE_INTEGER],
+    );
+    return r.rows.map(toUsageRow);
   }
 
   async countRequest(keyId: string, windowStart: number, rpm: number | null): Promise<WindowCounts | null> {

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import type { KeyLimits, KeyRecord, UsageBucket, UsageFilter, UsageRow } from "../types.js";
 import type { AccountingStore, WindowCounts } from "./AccountingStore.js";
 import { MIGRATIONS } from "./migrations.js";
-import { KEY_PATCH_COLUMNS, type KeyRow, toKeyRecord } from "./rows.js";
+import { KEY_PATCH_COLUMNS, type KeyRow, type UsageRecordRow, toKeyRecord, toUsageRow } from "./rows.js";
 
 /**
  * Embedded store: one SQLite file in WAL mode. A committed transaction survives the process
@@ -124,6 +124,17 @@ export class SqliteStore implements AccountingStore {
       completionTokens: Number(r.completion_tokens),
       costPico: BigInt(r.cost_pico ?? 0),
     }));
+  }
+
+  async usageRows(f: UsageFilter): Promise<UsageRow[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM usage_records WHERE (@keyId IS NULL OR key_id = @keyId) AND created_at >= @since AND created_at < @until
+         ORDER BY id`,
+      )
+      .safeIntegers(true)
+      .all({ keyId: f.keyId ?? null, since: f.since ?? 0, until: f.until ?? Number.MAX_SAFE_INTEGER }) as UsageRecordRow[];
+    return rows.map(toUsageRow);
   }
 
   async countRequest(keyId: string, windowStart: number, rpm: number | null): Promise<WindowCounts | null> {

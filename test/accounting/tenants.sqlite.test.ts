@@ -1,0 +1,3 @@
+import { tenantSuite } from "./tenants.suite.js";
+
+tenantSuite("sqlite");
