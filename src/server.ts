@@ -22,6 +22,8 @@ export interface RunningServer {
   server: Server;
   /** Resolves once the model is loaded and serving. */
   ready: Promise<void>;
+  /** The loaded engine (null while loading): benchmarks compare it with the HTTP path. */
+  engine(): Engine | null;
   close(): Promise<void>;
 }
 
@@ -153,6 +155,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     url,
     server,
     ready,
+    engine: () => engine,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await ready.catch(() => undefined);

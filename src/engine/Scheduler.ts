@@ -1,6 +1,7 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { EngineError } from "./errors.js";
 import { type ChoiceJob, Generation, commonPrefixLength } from "./Generation.js";
+import { collectNativeGarbage, noteGenerationFinished } from "./nativeGarbage.js";
 
 export interface SchedulerOptions {
   /** Choices that may wait for a sequence; beyond it → queue_full (HTTP 429). */
@@ -149,6 +150,7 @@ export class Scheduler {
   private async run(): Promise<void> {
     while (!this.closed) {
       this.admit();
+      collectNativeGarbage(this.active.size === 0);
       if (this.active.size === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -198,6 +200,7 @@ export class Scheduler {
         slot.lastUsedAt = Date.now();
       }
       this.avgJobMs = 0.9 * this.avgJobMs + 0.1 * (Date.now() - g.startedAt);
+      noteGenerationFinished();
     }
   }
 

@@ -7,6 +7,8 @@ import { onesFill, randomFill } from "./randomWeights.js";
 export const SHAPES = {
   /** A few small layers: loads in well under a second, for tests. */
   tiny: { layers: 2, embd: 256, ff: 512, heads: 4, kvHeads: 2, context: 8192 },
+  /** Llama 3.2 1B's shape: quick benchmark runs with the same architecture. */
+  small: { layers: 16, embd: 2048, ff: 8192, heads: 32, kvHeads: 8, context: 8192 },
   /** Sao10K/L3-8B-Lunaris-v1 (Llama 3 8B): for benchmarks at the real model's speed. */
   lunaris: { layers: 32, embd: 4096, ff: 14336, heads: 32, kvHeads: 8, context: 8192 },
 } as const;

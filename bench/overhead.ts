@@ -1,0 +1,96 @@
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pino from "pino";
+import { parseServeConfig } from "../src/config/serveConfig.js";
+import type { GenerationRequest } from "../src/engine/types.js";
+import { startServer } from "../src/server.js";
+import { tinyModelPath } from "../test/helpers/testModel.js";
+import { rssMiB, startLunaris } from "./servers.js";
+import { MODEL_ID } from "./workloads.js";
+
+export interface OverheadResult {
+  requests: number;
+  engineMeanMs: number;
+  httpMeanMs: number;
+  overheadMs: number;
+  rssAfterWarmupMiB: number;
+  rssAfter500MiB: number;
+  rssChangePct: number;
+}
+
+const messages = [{ role: "user" as const, content: "Hello!" }];
+
+/**
+ * Server overhead = mean latency of a 1-token completion over HTTP (auth, validation, ledger,
+ * scheduling, JSON) minus the same generation called on the engine directly, on the tiny
+ * model in one process. RSS: a separate server process, measured after a warm-up and after
+ * `n` more requests.
+ */
+export async function measureOverheadAndRss(n: number): Promise<OverheadResult> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-overhead-"));
+  const cfg = parseServeConfig({ model: tinyModelPath(), port: 0, cacheDir: ".cache/test", dataDir, ctxSize: 1024, gpu: "off", parallel: 1 });
+  const running = await startServer(cfg, pino({ level: "silent" }));
+  await running.ready;
+  const engine = running.engine();
+  if (!engine) throw new Error("engine not loaded");
+  const req: GenerationRequest = {
+    model: MODEL_ID,
+    messages,
+    maxTokens: 1,
+    stopSequences: [],
+    choices: 1,
+    sampling: { temperature: 1, topP: 1, topK: 0, minP: 0, seed: 1, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
+  };
+  const http = () =>
+    fetch(`${running.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL_ID, messages, max_tokens: 1, seed: 1 }),
+    }).then((r) => r.json());
+  const direct = async () => {
+    for await (const _ of engine.generate(req)) {
+      // consume
+    }
+  };
+  const time = async (fn: () => Promise<unknown>, count: number) => {
+    for (let i = 0; i < 20; i++) await fn(); // warm-up
+    const t = performance.now();
+    for (let i = 0; i < count; i++) await fn();
+    return (performance.now() - t) / count;
+  };
+  // Interleave rounds so drift on a busy machine hits both sides alike.
+  let engineMs = 0;
+  let httpMs = 0;
+  const rounds = 5;
+  for (let r = 0; r < rounds; r++) {
+    engineMs += await time(direct, n / rounds / 2);
+    httpMs += await time(http, n / rounds / 2);
+  }
+  await running.close();
+
+  const server = await startLunaris({ model: tinyModelPath(), threads: os.availableParallelism(), slots: 4, ctxPerSlot: 1024 }, dataDir);
+  try {
+    const ask = () =>
+      fetch(`${server.base}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: `Hi ${Math.random()}` }], max_tokens: 4, stream: Math.random() < 0.5 }),
+      }).then((r) => r.text());
+    for (let i = 0; i < 50; i++) await ask();
+    const before = rssMiB(server.pid);
+    for (let i = 0; i < n; i += 4) await Promise.all([ask(), ask(), ask(), ask()]);
+    const afterRss = rssMiB(server.pid);
+    return {
+      requests: n,
+      engineMeanMs: engineMs / rounds,
+      httpMeanMs: httpMs / rounds,
+      overheadMs: (httpMs - engineMs) / rounds,
+      rssAfterWarmupMiB: before,
+      rssAfter500MiB: afterRss,
+      rssChangePct: ((afterRss - before) / before) * 100,
+    };
+  } finally {
+    await server.stop();
+  }
+}

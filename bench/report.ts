@@ -1,0 +1,63 @@
+import type { OverheadResult } from "./overhead.js";
+import type { ConcurrencyResult } from "./workloads.js";
+
+export interface ServerResult {
+  decodeTps: number;
+  promptTps: number;
+  promptTokens: number;
+  concurrency: ConcurrencyResult[];
+  turnTtftMs: number[];
+  rssIdleMiB: number;
+  rssLoadMiB: number;
+}
+
+export interface BenchResult {
+  date: string;
+  machine: string;
+  shape: string;
+  quick: boolean;
+  model: string;
+  settings: { threads: number; slots: number; ctxPerSlot: number };
+  workloads: Record<string, unknown>;
+  lunaris: ServerResult | null;
+  llamaServer: ServerResult | null;
+  overhead: OverheadResult;
+}
+
+const f = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? "–" : x.toFixed(d));
+const ratio = (a: number | undefined, b: number | undefined, higherIsBetter = true) =>
+  a === undefined || b === undefined ? "–" : `${(higherIsBetter ? a / b : b / a).toFixed(2)}×`;
+
+export function toMarkdown(r: BenchResult): string {
+  const us = r.lunaris;
+  const them = r.llamaServer;
+  const rows: string[][] = [
+    ["single-stream decode (tok/s)", f(us?.decodeTps), f(them?.decodeTps), ratio(us?.decodeTps, them?.decodeTps)],
+    [`prompt processing, ${us?.promptTokens ?? "?"} tokens (tok/s)`, f(us?.promptTps), f(them?.promptTps), ratio(us?.promptTps, them?.promptTps)],
+  ];
+  for (const c of us?.concurrency ?? []) {
+    const o = them?.concurrency.find((x) => x.concurrency === c.concurrency);
+    rows.push([`aggregate output, ${c.concurrency} concurrent (tok/s)`, f(c.aggregateTps), f(o?.aggregateTps), ratio(c.aggregateTps, o?.aggregateTps)]);
+    rows.push([`  TTFT p50 / p90 (ms)`, `${f(c.ttftP50Ms, 0)} / ${f(c.ttftP90Ms, 0)}`, `${f(o?.ttftP50Ms, 0)} / ${f(o?.ttftP90Ms, 0)}`, ""]);
+    rows.push([`  inter-token latency (ms)`, f(c.itlMs, 0), f(o?.itlMs, 0), ratio(c.itlMs, o?.itlMs, false)]);
+  }
+  const turns = (s: ServerResult | null) => (s ? s.turnTtftMs.map((t) => f(t / 1000, 1)).join(", ") : "–");
+  const turnRatio = (s: ServerResult | null) => (s ? f((s.turnTtftMs.at(-1) ?? 0) / (s.turnTtftMs[0] ?? 1), 2) : "–");
+  rows.push(["multi-turn TTFT per turn (s)", turns(us), turns(them), ""]);
+  rows.push(["  last turn / first turn", turnRatio(us), turnRatio(them), ""]);
+  rows.push(["RSS idle / under load (MiB)", `${us?.rssIdleMiB ?? "–"} / ${us?.rssLoadMiB ?? "–"}`, `${them?.rssIdleMiB ?? "–"} / ${them?.rssLoadMiB ?? "–"}`, ""]);
+  const o = r.overhead;
+  return [
+    `Benchmark ${r.date.slice(0, 10)}: ${r.model} (${r.shape} shape${r.quick ? ", quick" : ""}), ${r.machine}; ` +
+      `${r.settings.slots} slots × ${r.settings.ctxPerSlot} tokens, same model file and threads for both servers.`,
+    "",
+    "| workload | Lunaris Server | llama-server | ours / theirs |",
+    "|---|---|---|---|",
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
+    "",
+    `Server overhead on the tiny model (1-token completions, ${o.requests} requests): HTTP ${f(o.httpMeanMs, 2)} ms vs engine ` +
+      `${f(o.engineMeanMs, 2)} ms → **${f(o.overheadMs, 2)} ms per request**. RSS over ${o.requests} more requests: ` +
+      `${o.rssAfterWarmupMiB} → ${o.rssAfter500MiB} MiB (${f(o.rssChangePct, 1)}%).`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { toolPath } from "./llamaCppBuild.js";
+
+export interface BenchServer {
+  name: "lunaris" | "llama-server";
+  /** OpenAI base, e.g. http://127.0.0.1:PORT/v1 */
+  base: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface ServerSettings {
+  model: string;
+  threads: number;
+  slots: number;
+  ctxPerSlot: number;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  const port = (srv.address() as { port: number }).port;
+  srv.close();
+  return port;
+}
+
+async function waitHealthy(url: string, child: ChildProcess, timeoutMs = 600_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(250);
+  }
+  throw new Error(`server at ${url} not healthy in time`);
+}
+
+function wrap(name: BenchServer["name"], child: ChildProcess, port: number): BenchServer {
+  return {
+    name,
+    base: `http://127.0.0.1:${port}/v1`,
+    pid: child.pid ?? -1,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      await Promise.race([once(child, "exit"), sleep(10_000).then(() => child.kill("SIGKILL"))]);
+    },
+  };
+}
+
+export async function startLunaris(s: ServerSettings, dataDir: string): Promise<BenchServer> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      "--import", "tsx", "src/cli/main.ts", "serve",
+      "--model", s.model, "--port", String(port), "--threads", String(s.threads), "--parallel", String(s.slots),
+      "--ctx-size", String(s.ctxPerSlot), "--gpu", "off", "--data-dir", dataDir, "--log-level", "warn",
+      "--max-queue", "256",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  await waitHealthy(`http://127.0.0.1:${port}`, child);
+  return wrap("lunaris", child, port);
+}
+
+export async function startLlamaServer(s: ServerSettings): Promise<BenchServer> {
+  const port = await freePort();
+  const child = spawn(
+    toolPath("llama-server"),
+    [
+      "-m", s.model, "--port", String(port), "--host", "127.0.0.1", "-t", String(s.threads), "-tb", String(s.threads),
+      "-np", String(s.slots), "-c", String(s.ctxPerSlot * s.slots), "--no-kv-unified", "--no-webui", "-ngl", "0",
+    ],
+    { stdio: ["ignore", "ignore", "ignore"] },
+  );
+  await waitHealthy(`http://127.0.0.1:${port}`, child);
+  return wrap("llama-server", child, port);
+}
+
+/** Resident set size of a process, in MiB (Linux). */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
