@@ -80,6 +80,9 @@ export async function startLlamaServer(s: ServerSettings): Promise<BenchServer> 
     [
       "-m", s.model, "--port", String(port), "--host", "127.0.0.1", "-t", String(s.threads), "-tb", String(s.threads),
       "-np", String(s.slots), "-c", String(s.ctxPerSlot * s.slots), "--no-kv-unified", "--no-webui", "-ngl", "0",
+      // The Jinja path parses replies for tool calls and fails on random-weights gibberish
+      // ("does not match the expected peg-native format"); the built-in Llama 3 template does not.
+      "--no-jinja",
     ],
     { stdio: ["ignore", "ignore", "ignore"] },
   );

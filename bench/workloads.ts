@@ -57,7 +57,8 @@ export async function streamChat(base: string, messages: Message[], maxTokens: n
       buffer = buffer.slice(cut + 2);
       const data = event.replace(/^data: /, "");
       if (data === "[DONE]" || data === "") continue;
-      const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; usage?: typeof usage };
+      const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; usage?: typeof usage; error?: { message?: string } };
+      if (chunk.error) throw new Error(`stream error: ${chunk.error.message}`);
       const delta = chunk.choices?.[0]?.delta?.content;
       if (delta) {
         const now = performance.now();

@@ -16,6 +16,7 @@ import { LlamaEngine } from "./engine/LlamaEngine.js";
 import type { Engine } from "./engine/types.js";
 import { resolveModelPath } from "./model/resolveModelPath.js";
 import { createProgressBar } from "./cli/progressBar.js";
+import { Metrics } from "./observability/metrics.js";
 
 export interface RunningServer {
   url: string;
@@ -83,6 +84,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     if (engine?.model.demo) ids.push(DEMO_ID);
     return ids;
   };
+  const metrics = new Metrics(() => engine?.stats() ?? null);
   const deps: ApiDeps = {
     engine: () => {
       if (!engine) throw loading();
@@ -98,6 +100,8 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     log,
     requestTimeoutMs: cfg.requestTimeoutMs,
     accounting,
+    metrics,
+    logPrompts: cfg.logPrompts,
     recordUsage: async (e: UsageEvent) => {
       const o = e.outcome;
       const now = Date.now();
@@ -134,6 +138,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
       onProgress: (d, t) => bar.update(d, t),
     });
     if (resolved.demo) log.warn("serving the DEMO model: random weights, real tokenizer and template; replies are gibberish");
+    const loadStarted = Date.now();
     engine = await LlamaEngine.load({
       modelPath: resolved.path,
       id: LUNARIS.id,
@@ -148,6 +153,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
       queueTimeoutMs: cfg.queueTimeoutMs,
       log: (m) => log.info(m),
     });
+    metrics.modelLoaded((Date.now() - loadStarted) / 1000);
     log.info(`serving ${LUNARIS.id} from ${resolved.path}`);
   })();
 

@@ -37,9 +37,10 @@ export class Accounting {
   async authenticate(token: string | null): Promise<Principal | null> {
     if (token !== null) {
       const admin = this.adminKeys.match(token);
-      if (admin) return { keyId: admin, prefix: token.slice(0, 8), isAdmin: true, limits: null };
+      // Configured keys may be short: identify them by id, never by a slice of the secret.
+      if (admin) return { keyId: admin, prefix: admin, isAdmin: true, limits: null };
       const env = this.envKeys.match(token);
-      if (env) return { keyId: env, prefix: token.slice(0, 8), isAdmin: false, limits: null };
+      if (env) return { keyId: env, prefix: env, isAdmin: false, limits: null };
       const hash = hashSecret(token);
       const key = await this.store.findKeyByHash(hash);
       if (key && sameHash(key.hash, hash) && key.revokedAt === null) {

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import type { ServerResponse } from "node:http";
 import { Hono } from "hono";
 import type { ApiDeps, AppEnv } from "./deps.js";
 import { routeNotFound, toApiError } from "./errors.js";
+import { openApiDocument } from "./openapi.js";
 import { auth, requireAdmin } from "./middleware/auth.js";
 import { limits } from "./middleware/limits.js";
 import { adminKeysRoutes } from "./routes/adminKeys.js";
@@ -9,6 +11,7 @@ import { adminUsageHandler, ownUsageHandler } from "./routes/usage.js";
 import { chatCompletionsHandler } from "./routes/chatCompletions.js";
 import { healthHandler } from "./routes/health.js";
 import { listModelsHandler } from "./routes/models.js";
+import { playgroundRoutes } from "./routes/playground.js";
 
 /**
  * The HTTP app. Routes are served under the provider's prefix (/v1/openai) and OpenAI's
@@ -17,19 +20,44 @@ import { listModelsHandler } from "./routes/models.js";
 export function createApp(deps: ApiDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
+  // One structured log line per request, written when the response is over (streams included):
+  // request id (accepted or generated, echoed back), key prefix, route, status, tokens, timings.
+  // Never the prompt or the key.
   app.use("*", async (c, next) => {
-    const id = c.req.header("x-request-id") ?? randomUUID();
+    const id = c.req.header("x-request-id")?.slice(0, 128) || randomUUID();
     c.set("requestId", id);
     c.header("x-request-id", id);
     const started = performance.now();
-    await next();
-    deps.log.info(
-      { reqId: id, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
-      "request",
-    );
+    const done = () => {
+      const route = c.req.routePath || "unmatched";
+      deps.metrics.observeRequest(route, c.res.status);
+      deps.log.info(
+        {
+          req_id: id,
+          method: c.req.method,
+          route,
+          path: c.req.path,
+          status: c.res.status,
+          key: c.get("principal")?.prefix ?? null,
+          ...c.get("logFields"),
+          ms: Math.round(performance.now() - started),
+        },
+        "request",
+      );
+    };
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    try {
+      await next();
+    } finally {
+      if (outgoing) outgoing.once("close", done);
+      else done();
+    }
   });
 
+  app.route("/", playgroundRoutes(deps));
   app.get("/health", healthHandler(deps));
+  app.get("/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
+  app.get("/metrics", async (c) => c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }));
 
   app.use("/v1/*", auth(deps));
   app.use("/v1/admin/*", requireAdmin());

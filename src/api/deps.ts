@@ -3,6 +3,7 @@ import type { Accounting } from "../accounting/Accounting.js";
 import type { Prices } from "../accounting/pricing.js";
 import type { Principal } from "../accounting/types.js";
 import type { Engine } from "../engine/types.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { ChatCompletionRequest } from "./protocol/chatCompletionRequest.js";
 import type { ModelObject } from "./protocol/chatCompletionResponse.js";
 import type { CompletionOutcome } from "./routes/chatCompletions.js";
@@ -30,8 +31,13 @@ export interface ApiDeps {
   log: Logger;
   requestTimeoutMs: number;
   accounting: Accounting;
+  metrics: Metrics;
+  /** Log prompts and completions (debug only; off by default). */
+  logPrompts: boolean;
   /** Writes the ledger row; awaited before a response's last byte. */
   recordUsage(event: UsageEvent): Promise<void>;
 }
 
-export type AppEnv = { Variables: { principal: Principal | null; requestId: string } };
+export type AppEnv = {
+  Variables: { principal: Principal | null; requestId: string; logFields: Record<string, unknown> };
+};

@@ -1,6 +1,8 @@
 import { Command } from "commander";
+import { registerChat } from "./chatCommand.js";
 import { registerKeys } from "./keysCommand.js";
 import { registerMakeModel } from "./makeModelCommand.js";
+import { registerModels } from "./modelsCommand.js";
 import { registerPull } from "./pullCommand.js";
 import { registerServe } from "./serveCommand.js";
 import { registerUsage } from "./usageCommand.js";
@@ -13,6 +15,8 @@ const program = new Command()
 registerServe(program);
 registerMakeModel(program);
 registerPull(program);
+registerModels(program);
+registerChat(program);
 registerKeys(program);
 registerUsage(program);
 

@@ -46,6 +46,7 @@ export function registerServe(program: Command): void {
     .option("--data-dir <dir>", "where the SQLite ledger lives", defaultDataDir())
     .option("--rate-window-ms <ms>", "length of the RPM/TPM window (for tests)", "60000")
     .option("--cache-dir <dir>", "where downloaded and generated models live", defaultCacheDir())
+    .option("--log-prompts", "debug: log prompt and completion text (never on by default)", false)
     .option("--log-level <level>", "fatal|error|warn|info|debug", process.env.LUNARIS_LOG_LEVEL ?? "info")
     .action(async (opts: Record<string, unknown> & { apiKey?: string[]; keysFile?: string }) => {
       const adminKeys = [...((opts.adminKey as string[] | undefined) ?? []), ...splitList(process.env.LUNARIS_ADMIN_KEYS)];

@@ -30,6 +30,8 @@ export const serveConfigSchema = z.object({
   insecureNoAuth: z.boolean().default(false),
   alias: z.array(z.string().min(1)).default([]),
   cacheDir: z.string(),
+  /** Debug only: include prompt and completion text in the logs. */
+  logPrompts: z.boolean().default(false),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -16,7 +16,10 @@ export interface TestServer extends RunningServer {
 }
 
 /** The real server on an ephemeral loopback port, serving the tiny model on the real engine. */
-export async function startTestServer(overrides: Partial<Record<keyof ServeConfig, unknown>> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<Record<keyof ServeConfig, unknown>> = {},
+  logger?: pino.Logger,
+): Promise<TestServer> {
   const cfg = parseServeConfig({
     model: tinyModelPath(),
     port: 0,
@@ -27,7 +30,7 @@ export async function startTestServer(overrides: Partial<Record<keyof ServeConfi
     logLevel: "silent",
     ...overrides,
   });
-  const running = await startServer(cfg, pino({ level: cfg.logLevel }));
+  const running = await startServer(cfg, logger ?? pino({ level: cfg.logLevel }));
   await running.ready;
   const key = cfg.apiKeys[0] ?? "unused";
   const base = `${running.url}/v1/openai`;

@@ -53,6 +53,7 @@ export function chatCompletionsHandler(deps: ApiDeps) {
     });
     const apply = (ev: GenerationEvent): { choice: number; text?: string; finish?: FinishReason } | null => {
       if (ev.type === "text") {
+        onContent();
         const ch = choices[ev.choice];
         if (ch) ch.text += ev.text;
         return { choice: ev.choice, text: ev.text };
@@ -71,12 +72,34 @@ export function chatCompletionsHandler(deps: ApiDeps) {
       return toUsage(o, deps.prices);
     };
     const id = newCompletionId();
-    // Exactly one ledger row per request, whichever path ends it.
+    // Timing for metrics: first content, then the gaps between content deltas.
+    let firstAt: number | null = null;
+    let lastAt = 0;
+    const gaps: number[] = [];
+    const onContent = () => {
+      const now = performance.now();
+      if (firstAt === null) firstAt = now;
+      else gaps.push(now - lastAt);
+      lastAt = now;
+    };
+    const t0 = performance.now();
+    // Exactly one ledger row, one metrics observation and one log summary per request, whichever path ends it.
     let recorded = false;
     const record = async (status: number): Promise<void> => {
       if (recorded) return;
       recorded = true;
-      await deps.recordUsage({ requestId: id, request: req, outcome: outcome(), status, principal: c.get("principal") ?? null, startedAt });
+      const o = outcome();
+      c.set("logFields", {
+        model: modelId,
+        prompt_tokens: o.promptTokens,
+        cached_tokens: o.cachedTokens,
+        completion_tokens: o.completionTokens,
+        finish_reason: o.finishReason,
+        completion_id: id,
+        ...(deps.logPrompts ? { messages: req.messages, completions: choices.map((ch) => ch.text) } : {}),
+      });
+      deps.metrics.observeCompletion({ ...o, ttftMs: firstAt === null ? null : firstAt - t0, itlMs: gaps, e2eMs: performance.now() - t0 });
+      await deps.recordUsage({ requestId: id, request: req, outcome: o, status, principal: c.get("principal") ?? null, startedAt });
     };
 
     if (req.stream !== true) {

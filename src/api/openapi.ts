@@ -1,0 +1,86 @@
+import { zodToJsonSchema } from "zod-to-json-schema";
+import { LUNARIS } from "../catalog.js";
+import { createKeySchema, updateKeySchema } from "./protocol/accountingWire.js";
+import { chatCompletionRequestSchema } from "./protocol/chatCompletionRequest.js";
+
+/** The OpenAPI document, generated from the same zod schemas that validate requests. */
+export function openApiDocument(serverUrl: string): Record<string, unknown> {
+  const schema = (s: Parameters<typeof zodToJsonSchema>[0]) => zodToJsonSchema(s, { target: "openApi3", $refStrategy: "none" });
+  const error = {
+    description: "OpenAI-shaped error",
+    content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+  };
+  const errors = { "400": error, "401": error, "404": error, "429": error, "503": error };
+  const json = (ref: string) => ({ content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } } });
+  const chat = {
+    post: {
+      summary: "Create a chat completion (JSON, or SSE with stream: true)",
+      requestBody: { required: true, ...json("ChatCompletionRequest") },
+      responses: {
+        "200": {
+          description: "A chat.completion object, or a text/event-stream of chat.completion.chunk events ending with data: [DONE]",
+          content: { "application/json": {}, "text/event-stream": {} },
+        },
+        ...errors,
+      },
+    },
+  };
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Lunaris Server",
+      version: "0.1.0",
+      description: `OpenAI-compatible API serving ${LUNARIS.id}. Prices: $${LUNARIS.prices.inputMicrosPerMillion / 1e6} in / $${LUNARIS.prices.outputMicrosPerMillion / 1e6} out per million tokens.`,
+    },
+    servers: [{ url: serverUrl }],
+    security: [{ bearer: [] }],
+    paths: {
+      "/v1/openai/chat/completions": chat,
+      "/v1/chat/completions": chat,
+      "/v1/openai/models": { get: { summary: "List served models", responses: { "200": { description: "A list of models" } } } },
+      "/v1/models": { get: { summary: "List served models", responses: { "200": { description: "A list of models" } } } },
+      "/v1/usage": {
+        get: {
+          summary: "The calling key's usage by day and model",
+          parameters: [
+            { name: "since", in: "query", schema: { type: "string", format: "date" } },
+            { name: "until", in: "query", schema: { type: "string", format: "date" } },
+          ],
+          responses: { "200": { description: "Usage buckets and totals" }, ...errors },
+        },
+      },
+      "/v1/admin/keys": {
+        get: { summary: "List keys (admin)", responses: { "200": { description: "Keys" }, ...errors } },
+        post: { summary: "Create a key; the secret is returned once (admin)", requestBody: { required: true, ...json("CreateKey") }, responses: { "201": { description: "The key with its secret" }, ...errors } },
+      },
+      "/v1/admin/keys/{id}": {
+        parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+        get: { summary: "Read a key (admin)", responses: { "200": { description: "The key" }, ...errors } },
+        patch: { summary: "Change a key's name or limits (admin)", requestBody: { required: true, ...json("UpdateKey") }, responses: { "200": { description: "The key" }, ...errors } },
+        delete: { summary: "Revoke a key (admin)", responses: { "200": { description: "The revoked key" }, ...errors } },
+      },
+      "/v1/admin/usage": { get: { summary: "Usage of any key or all keys (admin)", responses: { "200": { description: "Usage" }, ...errors } } },
+      "/health": { get: { summary: "200 when serving, 503 while the model loads", security: [], responses: { "200": { description: "ok" }, "503": { description: "loading" } } } },
+      "/metrics": { get: { summary: "Prometheus metrics", security: [], responses: { "200": { description: "text/plain; version=0.0.4" } } } },
+    },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: {
+        ChatCompletionRequest: schema(chatCompletionRequestSchema),
+        CreateKey: schema(createKeySchema),
+        UpdateKey: schema(updateKeySchema),
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: {
+            error: {
+              type: "object",
+              required: ["message", "type", "param", "code"],
+              properties: { message: { type: "string" }, type: { type: "string" }, param: { type: ["string", "null"] }, code: { type: ["string", "null"] } },
+            },
+          },
+        },
+      },
+    },
+  };
+}

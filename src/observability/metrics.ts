@@ -1,0 +1,96 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { EngineStats } from "../engine/types.js";
+
+export interface CompletionObservation {
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  /** Request start → first content, ms; null when no content came. */
+  ttftMs: number | null;
+  /** Gaps between content deltas, ms. */
+  itlMs: readonly number[];
+  e2eMs: number;
+}
+
+const RATE_WINDOW_MS = 10_000;
+
+/**
+ * Prometheus metrics (prom-client). No per-key labels: key cardinality is unbounded, and
+ * per-key figures live in the usage API.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"route" | "status">;
+  private readonly tokens: Counter<"kind">;
+  private readonly ttft: Histogram;
+  private readonly itl: Histogram;
+  private readonly e2e: Histogram;
+  private readonly loadSeconds: Gauge;
+  /** Completion tokens of recent requests, for the tokens/s gauge. */
+  private readonly recent: { at: number; tokens: number }[] = [];
+
+  constructor(stats: () => EngineStats | null) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: "lunaris_" });
+    this.requests = new Counter({ name: "lunaris_requests_total", help: "HTTP requests by route and status", labelNames: ["route", "status"], registers: [r] });
+    this.tokens = new Counter({ name: "lunaris_tokens_total", help: "Tokens by kind: prompt, cached (prompt tokens served from the prefix cache), completion", labelNames: ["kind"], registers: [r] });
+    this.ttft = new Histogram({ name: "lunaris_time_to_first_token_seconds", help: "Request start to first generated content", buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [r] });
+    this.itl = new Histogram({ name: "lunaris_inter_token_latency_seconds", help: "Gap between streamed content deltas", buckets: [0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2, 2.5], registers: [r] });
+    this.e2e = new Histogram({ name: "lunaris_request_duration_seconds", help: "Chat completion end-to-end latency", buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers: [r] });
+    this.loadSeconds = new Gauge({ name: "lunaris_model_load_seconds", help: "Time the model took to load", registers: [r] });
+    const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          const s = stats();
+          this.set(s ? read(s) : 0);
+        },
+      });
+    gauge("lunaris_queue_depth", "Requests waiting for a sequence", (s) => s.queueDepth);
+    gauge("lunaris_active_sequences", "Sequences generating now", (s) => s.activeSequences);
+    gauge("lunaris_sequences", "Parallel sequences (slots)", (s) => s.totalSequences);
+    const tokens = this.tokens;
+    const recent = this.recent;
+    new Gauge({
+      name: "lunaris_prefix_cache_hit_ratio",
+      help: "Share of prompt tokens served from the prefix cache, since start",
+      registers: [r],
+      async collect() {
+        const values = (await tokens.get()).values;
+        const get = (kind: string) => values.find((v) => v.labels.kind === kind)?.value ?? 0;
+        const prompt = get("prompt");
+        this.set(prompt > 0 ? get("cached") / prompt : 0);
+      },
+    });
+    new Gauge({
+      name: "lunaris_generation_tokens_per_second",
+      help: `Completion tokens per second over the last ${RATE_WINDOW_MS / 1000} s`,
+      registers: [r],
+      collect() {
+        const since = Date.now() - RATE_WINDOW_MS;
+        while (recent.length > 0 && (recent[0]?.at ?? 0) < since) recent.shift();
+        this.set(recent.reduce((a, e) => a + e.tokens, 0) / (RATE_WINDOW_MS / 1000));
+      },
+    });
+  }
+
+  observeRequest(route: string, status: number): void {
+    this.requests.inc({ route, status: String(status) });
+  }
+
+  observeCompletion(o: CompletionObservation): void {
+    this.tokens.inc({ kind: "prompt" }, o.promptTokens);
+    this.tokens.inc({ kind: "cached" }, o.cachedTokens);
+    this.tokens.inc({ kind: "completion" }, o.completionTokens);
+    if (o.ttftMs !== null) this.ttft.observe(o.ttftMs / 1000);
+    for (const gap of o.itlMs) this.itl.observe(gap / 1000);
+    this.e2e.observe(o.e2eMs / 1000);
+    this.recent.push({ at: Date.now(), tokens: o.completionTokens });
+  }
+
+  modelLoaded(seconds: number): void {
+    this.loadSeconds.set(seconds);
+  }
+}
