@@ -36,7 +36,7 @@ export async function measureOverheadAndRss(n: number): Promise<OverheadResult> 
   if (!engine) throw new Error("engine not loaded");
   const req: GenerationRequest = {
     model: MODEL_ID,
-    messages,
+    prompt: { type: "chat", messages },
     maxTokens: 1,
     stopSequences: [],
     choices: 1,

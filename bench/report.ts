@@ -9,6 +9,8 @@ export interface ServerResult {
   turnTtftMs: number[];
   rssIdleMiB: number;
   rssLoadMiB: number;
+  /** Streams cut short by a server-side error (their tokens until then still count). */
+  streamErrors: number;
 }
 
 export interface BenchResult {
@@ -45,6 +47,7 @@ export function toMarkdown(r: BenchResult): string {
   const turnRatio = (s: ServerResult | null) => (s ? f((s.turnTtftMs.at(-1) ?? 0) / (s.turnTtftMs[0] ?? 1), 2) : "–");
   rows.push(["multi-turn TTFT per turn (s)", turns(us), turns(them), ""]);
   rows.push(["  last turn / first turn", turnRatio(us), turnRatio(them), ""]);
+  rows.push(["streams ended by a server error", String(us?.streamErrors ?? "–"), String(them?.streamErrors ?? "–"), ""]);
   rows.push(["RSS idle / under load (MiB)", `${us?.rssIdleMiB ?? "–"} / ${us?.rssLoadMiB ?? "–"}`, `${them?.rssIdleMiB ?? "–"} / ${them?.rssLoadMiB ?? "–"}`, ""]);
   const o = r.overhead;
   return [

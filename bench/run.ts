@@ -15,7 +15,7 @@ import { BENCH_CACHE, ensureLlamaCppTools, toolPath } from "./llamaCppBuild.js";
 import { measureOverheadAndRss } from "./overhead.js";
 import { type BenchResult, type ServerResult, toMarkdown } from "./report.js";
 import { type BenchServer, type ServerSettings, rssMiB, startLlamaServer, startLunaris } from "./servers.js";
-import { concurrent, multiTurn, promptProcessing, singleStream } from "./workloads.js";
+import { concurrent, multiTurn, promptProcessing, singleStream, takeStreamErrors } from "./workloads.js";
 import { makeModel } from "../src/model/makeModel.js";
 
 const { values: args } = parseArgs({
@@ -53,6 +53,7 @@ function ensureModel(): string {
 async function runWorkloads(server: BenchServer): Promise<ServerResult> {
   log(`${server.name}: warm-up`);
   await singleStream(server.base, 4);
+  takeStreamErrors();
   const rssIdle = rssMiB(server.pid);
   log(`${server.name}: single-stream decode`);
   const single = await singleStream(server.base, W.decodeTokens);
@@ -78,6 +79,7 @@ async function runWorkloads(server: BenchServer): Promise<ServerResult> {
     turnTtftMs: turns,
     rssIdleMiB: rssIdle,
     rssLoadMiB: rssLoad,
+    streamErrors: takeStreamErrors(),
   };
 }
 
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
     try {
       if (args.only && args.only !== server.name) continue;
       results[server.name] = await runWorkloads(server);
+      writeFileSync(path.join(BENCH_CACHE, `partial-${server.name}.json`), JSON.stringify(results[server.name], null, 2));
     } finally {
       await server.stop();
     }

@@ -100,6 +100,8 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     log,
     requestTimeoutMs: cfg.requestTimeoutMs,
     accounting,
+    corsOrigins: cfg.corsOrigins,
+    samplingDefaults: cfg.samplingDefaults,
     metrics,
     logPrompts: cfg.logPrompts,
     recordUsage: async (e: UsageEvent) => {
@@ -108,7 +110,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
       await accounting.record({
         requestId: e.requestId,
         keyId: e.principal?.keyId ?? null,
-        user: e.request.user ?? null,
+        user: e.user,
         model: LUNARIS.id,
         promptTokens: o.promptTokens,
         cachedTokens: o.cachedTokens,

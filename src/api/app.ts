@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import type { ApiDeps, AppEnv } from "./deps.js";
 import { routeNotFound, toApiError } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
@@ -10,15 +11,31 @@ import { adminKeysRoutes } from "./routes/adminKeys.js";
 import { adminUsageHandler, ownUsageHandler } from "./routes/usage.js";
 import { chatCompletionsHandler } from "./routes/chatCompletions.js";
 import { healthHandler } from "./routes/health.js";
+import { detokenizeHandler, propsHandler, tokenizeHandler } from "./routes/llamacppHelpers.js";
 import { listModelsHandler } from "./routes/models.js";
 import { playgroundRoutes } from "./routes/playground.js";
+import { textCompletionsHandler } from "./routes/textCompletions.js";
 
 /**
  * The HTTP app. Routes are served under the provider's prefix (/v1/openai) and OpenAI's
  * plain one (/v1), so either base URL works.
  */
 export function createApp(deps: ApiDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  // Clients that build URLs from a base with a trailing slash send `//chat/completions`
+  // (SillyTavern's Custom source): route on the path with repeated slashes folded.
+  const app = new Hono<AppEnv>({ getPath: (req) => new URL(req.url).pathname.replace(/\/{2,}/g, "/") });
+
+  // Browser front-ends (Kobold Lite, RisuAI) call the API from their own origin.
+  app.use(
+    "*",
+    cors({
+      origin: deps.corsOrigins.includes("*") ? "*" : [...deps.corsOrigins],
+      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+      exposeHeaders: ["x-request-id", "x-lunaris-ignored-params", "retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"],
+      maxAge: 600,
+    }),
+  );
 
   // One structured log line per request, written when the response is over (streams included):
   // request id (accepted or generated, echoed back), key prefix, route, status, tokens, timings.
@@ -60,11 +77,16 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.get("/metrics", async (c) => c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }));
 
   app.use("/v1/*", auth(deps));
+  for (const p of ["/tokenize", "/detokenize", "/props"]) app.use(p, auth(deps));
+  app.post("/tokenize", tokenizeHandler(deps));
+  app.post("/detokenize", detokenizeHandler(deps));
+  app.get("/props", propsHandler(deps));
   app.use("/v1/admin/*", requireAdmin());
   app.route("/v1/admin/keys", adminKeysRoutes(deps));
   app.get("/v1/admin/usage", adminUsageHandler(deps));
   for (const prefix of ["/v1/openai", "/v1"]) {
     app.post(`${prefix}/chat/completions`, limits(deps), chatCompletionsHandler(deps));
+    app.post(`${prefix}/completions`, limits(deps), textCompletionsHandler(deps));
     app.get(`${prefix}/models`, listModelsHandler(deps));
     app.get(`${prefix}/usage`, ownUsageHandler(deps));
   }

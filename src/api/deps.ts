@@ -4,14 +4,15 @@ import type { Prices } from "../accounting/pricing.js";
 import type { Principal } from "../accounting/types.js";
 import type { Engine } from "../engine/types.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { ChatCompletionRequest } from "./protocol/chatCompletionRequest.js";
 import type { ModelObject } from "./protocol/chatCompletionResponse.js";
-import type { CompletionOutcome } from "./routes/chatCompletions.js";
+import type { CompletionOutcome } from "./routes/completionRunner.js";
+import type { SamplingDefaults } from "./translate/toGenerationRequest.js";
 
 export interface UsageEvent {
   /** The completion id the client sees (chatcmpl-…). */
   requestId: string;
-  request: ChatCompletionRequest;
+  /** The request's `user` field. */
+  user: string | null;
   outcome: CompletionOutcome;
   /** HTTP status the client saw; 499 when it went away first. */
   status: number;
@@ -31,6 +32,10 @@ export interface ApiDeps {
   log: Logger;
   requestTimeoutMs: number;
   accounting: Accounting;
+  /** Origins allowed to call the API from a browser; ["*"] for any. */
+  corsOrigins: readonly string[];
+  /** The operator's sampling defaults for absent fields (the provider's otherwise). */
+  samplingDefaults: SamplingDefaults;
   metrics: Metrics;
   /** Log prompts and completions (debug only; off by default). */
   logPrompts: boolean;

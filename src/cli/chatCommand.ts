@@ -1,6 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { LUNARIS } from "../catalog.js";
+import { readSse } from "../client/readSse.js";
 
 type Message = { role: "system" | "user" | "assistant"; content: string };
 
@@ -24,22 +25,12 @@ async function streamReply(url: string, key: string | undefined, body: unknown):
   }
   let text = "";
   let usage: Usage | null = null;
-  let buffer = "";
-  const decoder = new TextDecoder();
-  for await (const part of res.body) {
-    buffer += decoder.decode(part as Uint8Array, { stream: true });
-    let cut: number;
-    while ((cut = buffer.indexOf("\n\n")) !== -1) {
-      const data = buffer.slice(0, cut).replace(/^data: /, "");
-      buffer = buffer.slice(cut + 2);
-      if (data === "[DONE]") continue;
-      const chunk = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; usage?: Usage; error?: { message: string } };
-      if (chunk.error) throw new Error(chunk.error.message);
-      const delta = chunk.choices?.[0]?.delta?.content ?? "";
-      text += delta;
-      process.stdout.write(delta);
-      if (chunk.usage) usage = chunk.usage;
-    }
+  type Chunk = { choices?: { delta?: { content?: string } }[]; usage?: Usage };
+  for await (const chunk of readSse<Chunk>(res.body as AsyncIterable<Uint8Array>)) {
+    const delta = chunk.choices?.[0]?.delta?.content ?? "";
+    text += delta;
+    process.stdout.write(delta);
+    if (chunk.usage) usage = chunk.usage;
   }
   return { text, usage };
 }

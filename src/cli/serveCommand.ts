@@ -41,6 +41,8 @@ export function registerServe(program: Command): void {
     .option("--keys-file <file>", "file with one API key per line (also LUNARIS_KEYS_FILE)")
     .option("--insecure-no-auth", "allow serving a non-loopback address without API keys", false)
     .option("--alias <id>", "extra served model id (repeatable)", collect)
+    .option("--sampling-defaults <json>", 'defaults for absent sampling fields, e.g. \'{"temperature":1.4,"min_p":0.1}\' (the model card\'s)', process.env.LUNARIS_SAMPLING_DEFAULTS)
+    .option("--cors-origins <list>", "comma-separated browser origins allowed to call the API, or * (default)", process.env.LUNARIS_CORS_ORIGINS ?? "*")
     .option("--admin-key <key>", "accept this key as an admin key (repeatable; also LUNARIS_ADMIN_KEYS)", collect)
     .option("--database <url>", "postgres://… to share the ledger and limits between replicas (also LUNARIS_DATABASE_URL); default SQLite", process.env.LUNARIS_DATABASE_URL)
     .option("--data-dir <dir>", "where the SQLite ledger lives", defaultDataDir())
@@ -50,7 +52,9 @@ export function registerServe(program: Command): void {
     .option("--log-level <level>", "fatal|error|warn|info|debug", process.env.LUNARIS_LOG_LEVEL ?? "info")
     .action(async (opts: Record<string, unknown> & { apiKey?: string[]; keysFile?: string }) => {
       const adminKeys = [...((opts.adminKey as string[] | undefined) ?? []), ...splitList(process.env.LUNARIS_ADMIN_KEYS)];
-      const cfg = parseServeConfig({ ...opts, apiKeys: keysFrom(opts), adminKeys, alias: opts.alias ?? [] });
+      const corsOrigins = splitList(opts.corsOrigins as string | undefined);
+      const samplingDefaults = opts.samplingDefaults ? (JSON.parse(String(opts.samplingDefaults)) as unknown) : {};
+      const cfg = parseServeConfig({ ...opts, apiKeys: keysFrom(opts), adminKeys, alias: opts.alias ?? [], corsOrigins, samplingDefaults });
       const running = await startServer(cfg);
       let stopping = false;
       const stop = async (signal: string) => {

@@ -29,6 +29,22 @@ export const serveConfigSchema = z.object({
   rateWindowMs: z.coerce.number().int().min(100).default(60_000),
   insecureNoAuth: z.boolean().default(false),
   alias: z.array(z.string().min(1)).default([]),
+  /** Browser origins allowed by CORS; "*" for any (keys still apply). */
+  corsOrigins: z.array(z.string().min(1)).default(["*"]),
+  /** Operator defaults for absent sampling fields, e.g. the model card's {"temperature":1.4,"min_p":0.1}. */
+  samplingDefaults: z
+    .object({
+      temperature: z.number().min(0).max(2),
+      top_p: z.number().gt(0).max(1),
+      top_k: z.number().int().min(0).max(999),
+      min_p: z.number().min(0).max(1),
+      presence_penalty: z.number().min(-2).max(2),
+      frequency_penalty: z.number().min(-2).max(2),
+      repetition_penalty: z.number().min(0.01).max(5),
+    })
+    .partial()
+    .strict()
+    .default({}),
   cacheDir: z.string(),
   /** Debug only: include prompt and completion text in the logs. */
   logPrompts: z.boolean().default(false),

@@ -1,4 +1,4 @@
-import type { LlamaContextSequence, LlamaModel, SequenceEvaluateOptions, Token } from "node-llama-cpp";
+import { type LlamaContextSequence, type LlamaModel, type SequenceEvaluateOptions, type Token, TokenBias } from "node-llama-cpp";
 import { TextAssembler } from "./TextAssembler.js";
 import type { SamplingOptions, StopReason } from "./types.js";
 
@@ -10,6 +10,8 @@ export interface ChoiceJob {
   limitedByContext: boolean;
   stopSequences: readonly string[];
   sampling: SamplingOptions;
+  /** The model's end-of-generation token ids. */
+  eogTokens: readonly number[];
   signal: AbortSignal;
   onAdmitted(cachedTokens: number): void;
   onText(text: string): void;
@@ -89,16 +91,52 @@ export class Generation {
       yieldEogToken: true,
     };
     if (penaltiesActive(s)) {
+      const window = s.penaltyLastN;
       options.repeatPenalty = {
-        punishTokens: () => this.generated,
+        punishTokens: () => (window === undefined ? this.generated : window <= 0 ? [] : this.generated.slice(-window)),
         maxPunishTokens: Math.max(64, this.job.maxTokens),
         penalty: s.repetitionPenalty,
         frequencyPenalty: s.frequencyPenalty,
         presencePenalty: s.presencePenalty,
       };
     }
+    if (s.xtc) options.xtc = { ...s.xtc };
+    if (s.dry && s.dry.multiplier > 0) {
+      options.dryRepeatPenalty = {
+        strength: s.dry.multiplier,
+        base: s.dry.base,
+        allowedLength: s.dry.allowedLength,
+        // "Whole history" as null/-1 disables DRY in this node-llama-cpp build (measured: no
+        // effect at all); the sequence's own length bound says the same thing and works.
+        lastTokens: s.dry.lastN ?? prompt.length + this.job.maxTokens,
+        sequenceBreakers: [...s.dry.sequenceBreakers],
+      };
+    }
+    const bias = this.tokenBias();
+    if (bias) options.tokenBias = bias;
     this.iterator = this.sequence.evaluate(prompt.slice(cached), options);
     return this.iterator;
+  }
+
+  /**
+   * logit_bias, banned tokens, ignore_eos and min_tokens as a per-token bias function.
+   * `TokenBias.set()` silently skips end-of-generation tokens, so biases go into its map
+   * directly (ENGINE-NOTES §1b): that is the only way to ban or boost <|eot_id|>.
+   */
+  private tokenBias(): (() => TokenBias) | null {
+    const s = this.job.sampling;
+    const suppressEog = s.ignoreEos === true || (s.minTokens ?? 0) > 0;
+    if (!suppressEog && (s.logitBias?.size ?? 0) === 0) return null;
+    const make = (withoutEog: boolean) => {
+      const b = new TokenBias(this.model.tokenizer);
+      const map = (b as unknown as { _biases: Map<Token, number> })._biases;
+      for (const [token, logit] of s.logitBias ?? []) map.set(token as Token, logit);
+      if (withoutEog) for (const t of this.job.eogTokens) map.set(t as Token, Number.NEGATIVE_INFINITY);
+      return b;
+    };
+    const normal = make(false);
+    const noEog = make(true);
+    return () => (s.ignoreEos === true || this.generated.length < (s.minTokens ?? 0) ? noEog : normal);
   }
 
   /** Ends the choice: releases held text, reports, and stops the engine's generator. */

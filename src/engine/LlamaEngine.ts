@@ -1,12 +1,12 @@
 import os from "node:os";
 import path from "node:path";
-import { type Llama, type LlamaContext, type LlamaModel, getLlama } from "node-llama-cpp";
+import { type Llama, type LlamaContext, type LlamaModel, type Token, getLlama } from "node-llama-cpp";
 import { type Llama3Specials, renderLlama3Prompt } from "./chatPrompt.js";
 import { contextOverflow } from "./errors.js";
 import { EventChannel } from "./EventChannel.js";
 import type { ChoiceJob } from "./Generation.js";
 import { Scheduler } from "./Scheduler.js";
-import type { ChatMessage, Engine, EngineStats, GenerationEvent, GenerationRequest, ModelDescriptor } from "./types.js";
+import type { ChatMessage, Engine, EngineStats, GenerationEvent, GenerationRequest, ModelDescriptor, PromptInput } from "./types.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "off";
 
@@ -44,7 +44,14 @@ export class LlamaEngine implements Engine {
     private readonly context: LlamaContext,
     private readonly scheduler: Scheduler,
     private readonly specials: Llama3Specials,
-  ) {}
+  ) {
+    // End-of-generation tokens (Llama 3: <|end_of_text|>, <|eom_id|>, <|eot_id|>), for ignore_eos / min_tokens / logit_bias.
+    this.eogTokens = [];
+    const vocab = llamaModel.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+    for (let t = 0; t < vocab; t++) if (llamaModel.isEogToken(t as Token)) this.eogTokens.push(t);
+  }
+
+  private readonly eogTokens: number[];
 
   static async load(o: LlamaEngineOptions): Promise<LlamaEngine> {
     const threads = o.threads ?? defaultThreads();
@@ -101,16 +108,31 @@ export class LlamaEngine implements Engine {
     return renderLlama3Prompt(messages, (s) => this.llamaModel.tokenize(s, false), this.specials);
   }
 
-  tokenize(text: string, specialTokens: boolean): number[] {
-    return this.llamaModel.tokenize(text, specialTokens);
+  tokenize(text: string, special: boolean): number[] {
+    return this.llamaModel.tokenize(text, special);
   }
 
-  detokenize(tokens: number[]): string {
-    return this.llamaModel.detokenize(tokens as never, true);
+  detokenize(tokens: readonly number[]): string {
+    return this.llamaModel.detokenize(tokens as Token[], true);
+  }
+
+  modelInfo(): { chatTemplate: string | null; bosToken: string; eosToken: string } {
+    return {
+      chatTemplate: this.llamaModel.fileInfo.metadata.tokenizer?.chat_template ?? null,
+      bosToken: this.detokenize([this.specials.bos]),
+      eosToken: this.detokenize([this.specials.eot]),
+    };
+  }
+
+  /** Prompt → token ids: a chat through the template, or text with special tokens parsed and BOS added when missing. */
+  private promptTokens(p: PromptInput): number[] {
+    if (p.type === "chat") return this.renderPrompt(p.messages);
+    const ids = this.llamaModel.tokenize(p.text, true);
+    return ids[0] === this.specials.bos ? ids : [this.specials.bos, ...ids];
   }
 
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent> {
-    const prompt = this.renderPrompt(request.messages);
+    const prompt = this.promptTokens(request.prompt);
     const limit = this.context.contextSize;
     const left = limit - prompt.length;
     if (request.maxTokens !== undefined ? request.maxTokens > left : left < 1) {
@@ -128,6 +150,7 @@ export class LlamaEngine implements Engine {
         limitedByContext: request.maxTokens === undefined,
         stopSequences: request.stopSequences,
         sampling: { ...request.sampling, seed: (request.sampling.seed + i) >>> 0 },
+        eogTokens: this.eogTokens,
         signal: abort.signal,
         onAdmitted: (cachedTokens) => {
           if (i === 0) channel.push({ type: "start", promptTokens: prompt.length, cachedTokens });

@@ -7,15 +7,15 @@ import vm from "node:vm";
  * finalizer, and V8 does not see that memory, so under steady traffic RSS climbs by ~1.5 MB
  * per request until a GC happens to run (measured on the tiny model: 480 → 797 MB over 1,200
  * requests; back to 395 MB after one full GC). So the scheduler asks for a full GC: when it
- * goes idle with a few finished generations behind it (free), or every 64 generations under
- * continuous load (~25 ms on this process's heap, so <0.5 ms per request).
+ * goes idle with 32 finished generations behind it, or every 128 generations under
+ * continuous load (~25 ms a collection on the tiny model, so ~0.2–0.8 ms per request).
  * Minor / option-form collections did not free the buffers (RSS grew to 2.1 GB).
  */
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
 
-const WHEN_IDLE = 8;
-const UNDER_LOAD = 64;
+const WHEN_IDLE = 32;
+const UNDER_LOAD = 128;
 let pending = 0;
 
 export function noteGenerationFinished(): void {

@@ -25,12 +25,36 @@ export interface SamplingOptions {
   frequencyPenalty: number;
   /** Multiplicative (CTRL/HF style), 1 = off, over the generated tokens. */
   repetitionPenalty: number;
+  /** How many of the last generated tokens the penalties see; undefined = all of them. */
+  penaltyLastN?: number | undefined;
+  /** DRY ("don't repeat yourself") penalty. */
+  dry?: DryOptions | undefined;
+  /** XTC: with `probability`, remove the top tokens above `threshold` except the least likely of them. */
+  xtc?: { probability: number; threshold: number } | undefined;
+  /** Token id → logit added; -Infinity bans the token (also end-of-generation tokens). */
+  logitBias?: ReadonlyMap<number, number> | undefined;
+  /** Never stop at an end-of-generation token. */
+  ignoreEos?: boolean | undefined;
+  /** No end-of-generation token before this many tokens. */
+  minTokens?: number | undefined;
 }
+
+export interface DryOptions {
+  multiplier: number;
+  base: number;
+  allowedLength: number;
+  /** Tokens looked back over; undefined = the whole sequence. */
+  lastN: number | undefined;
+  sequenceBreakers: readonly string[];
+}
+
+/** What to generate from: a chat rendered with the model's template, or raw text (special tokens written as text). */
+export type PromptInput = { type: "chat"; messages: readonly ChatMessage[] } | { type: "text"; text: string };
 
 export interface GenerationRequest {
   /** Served model id (catalogue id or alias). */
   model: string;
-  messages: readonly ChatMessage[];
+  prompt: PromptInput;
   /** Undefined: whatever is left of the context. */
   maxTokens: number | undefined;
   stopSequences: readonly string[];
@@ -78,6 +102,12 @@ export interface Engine {
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent>;
   /** The token ids a message list renders to (tests, /tokenize). */
   renderPrompt(messages: readonly ChatMessage[]): number[];
+  /** Text → token ids; with `special`, special tokens written as text become control tokens. */
+  tokenize(text: string, special: boolean): number[];
+  /** Token ids → text, special tokens included. */
+  detokenize(tokens: readonly number[]): string;
+  /** The model's chat template and special tokens, for /props. */
+  modelInfo(): { chatTemplate: string | null; bosToken: string; eosToken: string };
   stats(): EngineStats;
   close(): Promise<void>;
 }

@@ -77,7 +77,10 @@ const cases: Case[] = [
   },
   { name: "response_format json_object is refused", body: { ...ok, response_format: { type: "json_object" } }, status: 400, param: "response_format" },
   { name: "logprobs are refused", body: { ...ok, logprobs: true }, status: 400, param: "logprobs" },
-  { name: "logit_bias is refused", body: { ...ok, logit_bias: { "50": 5 } }, status: 400, param: "logit_bias" },
+  { name: "logit_bias above 100", body: { ...ok, logit_bias: { "50": 101 } }, status: 400, param: "logit_bias.50" },
+  { name: "logit_bias keyed by text", body: { ...ok, logit_bias: { hello: 5 } }, status: 400, param: "logit_bias.hello" },
+  { name: "dry_sequence_breakers not a list", body: { ...ok, dry_multiplier: 0.8, dry_sequence_breakers: "nope" }, status: 400, param: "dry_sequence_breakers" },
+  { name: "xtc_probability above 1", body: { ...ok, xtc_probability: 2 }, status: 400, param: "xtc_probability" },
   {
     name: "prompt + max_tokens beyond the context",
     body: { ...ok, max_tokens: 250 },

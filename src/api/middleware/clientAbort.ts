@@ -4,13 +4,18 @@ import type { Context } from "hono";
 /**
  * Aborts when the client goes away before the response is complete, or when the request
  * outlives its timeout. Node's ServerResponse 'close' is the reliable signal for both a
- * streaming and a waiting non-streaming client.
+ * streaming and a waiting non-streaming client. One controller and one timer, cleared when
+ * the response ends (AbortSignal.timeout/any would keep every request's graph alive until
+ * the timeout fires).
  */
 export function clientAbortSignal(c: Context, timeoutMs: number): AbortSignal {
   const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error("request timed out")), timeoutMs);
+  timer.unref();
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
   outgoing?.once("close", () => {
+    clearTimeout(timer);
     if (!outgoing.writableFinished) controller.abort(new Error("client disconnected"));
   });
-  return AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
+  return controller.signal;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { samplerExtensionFields } from "./samplerExtensions.js";
 
 /**
  * POST /v1/openai/chat/completions request, with the provider's documented ranges and
@@ -28,32 +29,41 @@ export type WireContent = z.infer<typeof content>;
 
 const stop = z.union([z.string(), z.array(z.string()).max(16, "stop takes at most 16 sequences")]);
 
+/** Generation fields shared by chat and text completions, with the provider's ranges. */
+export const generationFields = {
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().gt(0).max(1).nullable().optional(),
+  min_p: z.number().min(0).max(1).nullable().optional(),
+  top_k: z.number().int().min(0).max(999).nullable().optional(),
+  max_tokens: z.number().int().min(1).nullable().optional(),
+  /** Newer OpenAI clients send this instead of max_tokens. */
+  max_completion_tokens: z.number().int().min(1).nullable().optional(),
+  stop: stop.nullable().optional(),
+  n: z.number().int().min(1).max(4).nullable().optional(),
+  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  repetition_penalty: z.number().min(0.01).max(5).nullable().optional(),
+  user: z.string().nullable().optional(),
+  seed: z.number().int().nullable().optional(),
+  // ---- extensions (not in the provider's documentation) ----
+  ...samplerExtensionFields,
+};
+
+export const generationSchema = z.object(generationFields);
+export type GenerationFields = z.infer<typeof generationSchema>;
+
 export const chatCompletionRequestSchema = z
   .object({
     model: z.string().min(1),
     messages: z.array(message).min(1, "messages must contain at least one message"),
-    stream: z.boolean().nullable().optional(),
-    stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
-    temperature: z.number().min(0).max(2).nullable().optional(),
-    top_p: z.number().gt(0).max(1).nullable().optional(),
-    min_p: z.number().min(0).max(1).nullable().optional(),
-    top_k: z.number().int().min(0).max(999).nullable().optional(),
-    max_tokens: z.number().int().min(1).nullable().optional(),
-    /** Newer OpenAI clients send this instead of max_tokens. */
-    max_completion_tokens: z.number().int().min(1).nullable().optional(),
-    stop: stop.nullable().optional(),
-    n: z.number().int().min(1).max(4).nullable().optional(),
-    presence_penalty: z.number().min(-2).max(2).nullable().optional(),
-    frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
-    repetition_penalty: z.number().min(0.01).max(5).nullable().optional(),
+    ...generationFields,
     tools: z.unknown().optional(),
     tool_choice: z.unknown().optional(),
     response_format: z.unknown().optional(),
-    user: z.string().nullable().optional(),
-    seed: z.number().int().nullable().optional(),
     logprobs: z.unknown().optional(),
     top_logprobs: z.unknown().optional(),
-    logit_bias: z.unknown().optional(),
   })
   .passthrough();
 

@@ -1,7 +1,8 @@
 import { randomInt } from "node:crypto";
 import type { ChatMessage, GenerationRequest, SamplingOptions } from "../../engine/types.js";
 import { invalidRequest, unsupportedField } from "../errors.js";
-import type { ChatCompletionRequest, WireContent, WireMessage } from "../protocol/chatCompletionRequest.js";
+import { toSamplerExtensions } from "./toSamplerExtensions.js";
+import type { ChatCompletionRequest, GenerationFields, WireContent, WireMessage } from "../protocol/chatCompletionRequest.js";
 
 /** OpenAI / provider defaults, applied when a field is absent or null. */
 export const SAMPLING_DEFAULTS = {
@@ -78,8 +79,6 @@ function rejectNotYetSupported(r: ChatCompletionRequest): void {
   }
   if (r.logprobs !== undefined && r.logprobs !== null && r.logprobs !== false) throw unsupportedField("logprobs");
   if (r.top_logprobs !== undefined && r.top_logprobs !== null) throw unsupportedField("top_logprobs");
-  const bias = r.logit_bias as Record<string, unknown> | null | undefined;
-  if (bias !== undefined && bias !== null && Object.keys(bias).length > 0) throw unsupportedField("logit_bias");
 }
 
 /** A uint32 seed: the client's (wrapped), or a fresh random one — never the wall-clock second. */
@@ -88,34 +87,46 @@ function toSeed(seed: number | null | undefined): number {
   return Number(BigInt.asUintN(32, BigInt(seed)));
 }
 
-export function toSampling(r: ChatCompletionRequest): SamplingOptions {
+export type SamplingDefaults = { [K in keyof typeof SAMPLING_DEFAULTS]?: number | undefined };
+
+/** Request value → the operator's per-model default (`--sampling-defaults`) → the provider's default. */
+export function toSampling(r: GenerationFields, tokenize: (text: string) => number[], operator: SamplingDefaults = {}): SamplingOptions {
+  const d: Record<keyof typeof SAMPLING_DEFAULTS, number> = { ...SAMPLING_DEFAULTS };
+  for (const [k, v] of Object.entries(operator)) if (v !== undefined) d[k as keyof typeof SAMPLING_DEFAULTS] = v;
   return {
-    temperature: r.temperature ?? SAMPLING_DEFAULTS.temperature,
-    topP: r.top_p ?? SAMPLING_DEFAULTS.top_p,
-    topK: r.top_k ?? SAMPLING_DEFAULTS.top_k,
-    minP: r.min_p ?? SAMPLING_DEFAULTS.min_p,
+    ...toSamplerExtensions(r, tokenize),
+    temperature: r.temperature ?? d.temperature,
+    topP: r.top_p ?? d.top_p,
+    topK: r.top_k ?? d.top_k,
+    minP: r.min_p ?? d.min_p,
     seed: toSeed(r.seed),
-    presencePenalty: r.presence_penalty ?? SAMPLING_DEFAULTS.presence_penalty,
-    frequencyPenalty: r.frequency_penalty ?? SAMPLING_DEFAULTS.frequency_penalty,
-    repetitionPenalty: r.repetition_penalty ?? SAMPLING_DEFAULTS.repetition_penalty,
+    presencePenalty: r.presence_penalty ?? d.presence_penalty,
+    frequencyPenalty: r.frequency_penalty ?? d.frequency_penalty,
+    repetitionPenalty: r.repetition_penalty ?? d.repetition_penalty,
   };
 }
 
-function toStopSequences(stop: ChatCompletionRequest["stop"]): string[] {
+export function toStopSequences(stop: GenerationFields["stop"]): string[] {
   if (stop === null || stop === undefined) return [];
   const list = typeof stop === "string" ? [stop] : stop;
   return list.filter((s) => s !== "");
 }
 
-export function toGenerationRequest(r: ChatCompletionRequest, modelId: string, signal: AbortSignal): GenerationRequest {
+export function toGenerationRequest(
+  r: ChatCompletionRequest,
+  modelId: string,
+  signal: AbortSignal,
+  tokenize: (text: string) => number[],
+  defaults: SamplingDefaults = {},
+): GenerationRequest {
   rejectNotYetSupported(r);
   return {
     model: modelId,
-    messages: toChatMessages(r.messages),
+    prompt: { type: "chat", messages: toChatMessages(r.messages) },
     maxTokens: r.max_completion_tokens ?? r.max_tokens ?? undefined,
     stopSequences: toStopSequences(r.stop),
     choices: r.n ?? 1,
-    sampling: toSampling(r),
+    sampling: toSampling(r, tokenize, defaults),
     signal,
   };
 }

@@ -1,0 +1,153 @@
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { GenerationEvent, GenerationRequest } from "../../engine/types.js";
+import type { ApiDeps, AppEnv } from "../deps.js";
+import { ApiError, toApiError } from "../errors.js";
+import type { FinishReason, Usage } from "../protocol/chatCompletionResponse.js";
+import { toFinishReason, toUsage } from "../translate/toChatCompletion.js";
+
+/** The outcome of one request, for the usage ledger and the log. */
+export interface CompletionOutcome {
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  finishReason: string;
+}
+
+export interface ChoiceState {
+  text: string;
+  finishReason: FinishReason | null;
+  completionTokens: number;
+}
+
+/** How one endpoint (chat or text completions) shapes its responses. */
+export interface CompletionFormat {
+  id: string;
+  /** Chunks sent before any content (chat: the role delta). */
+  opening(index: number): unknown | null;
+  content(index: number, text: string): unknown;
+  finish(index: number, reason: FinishReason, usage: Usage | undefined): unknown;
+  usageOnly(usage: Usage): unknown;
+  body(choices: readonly ChoiceState[], usage: Usage): unknown;
+}
+
+export interface CompletionRun {
+  generation: GenerationRequest;
+  stream: boolean;
+  includeUsage: boolean;
+  user: string | null;
+  format: CompletionFormat;
+}
+
+/**
+ * Runs a generation for an HTTP request: waits for a sequence (so queue and context errors
+ * keep their status), then answers with JSON or SSE. Exactly one ledger row, one metrics
+ * observation and one log summary per request, whichever way it ends; the ledger row is
+ * committed before the response's last byte (the final JSON, or the chunk carrying usage).
+ */
+export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: CompletionRun): Promise<Response> {
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const { generation: gen, format } = run;
+  const events = deps.engine().generate(gen)[Symbol.asyncIterator]();
+  const first = await events.next();
+  if (first.done || first.value.type !== "start") throw toApiError(new Error("generation ended before it started"));
+  const start = first.value;
+  const n = gen.choices;
+  const choices: ChoiceState[] = Array.from({ length: n }, () => ({ text: "", finishReason: null, completionTokens: 0 }));
+  let firstAt: number | null = null;
+  let lastAt = 0;
+  const gaps: number[] = [];
+
+  const outcome = (): CompletionOutcome => ({
+    promptTokens: start.promptTokens,
+    cachedTokens: start.cachedTokens,
+    completionTokens: choices.reduce((a, ch) => a + ch.completionTokens, 0),
+    finishReason: choices.map((ch) => ch.finishReason ?? "aborted").join(","),
+  });
+  const usage = () => toUsage(outcome(), deps.prices);
+  const apply = (ev: GenerationEvent): { choice: number; text?: string; finish?: FinishReason } | null => {
+    const ch = ev.type === "start" ? undefined : choices[ev.choice];
+    if (!ch) return null;
+    if (ev.type === "text") {
+      const now = performance.now();
+      if (firstAt === null) firstAt = now;
+      else gaps.push(now - lastAt);
+      lastAt = now;
+      ch.text += ev.text;
+      return { choice: ev.choice, text: ev.text };
+    }
+    if (ev.type === "end" && ev.reason !== "aborted") {
+      ch.completionTokens = ev.completionTokens;
+      ch.finishReason = toFinishReason(ev.reason);
+      return { choice: ev.choice, finish: ch.finishReason };
+    }
+    return null;
+  };
+  let recorded = false;
+  const record = async (status: number): Promise<void> => {
+    if (recorded) return;
+    recorded = true;
+    const o = outcome();
+    c.set("logFields", {
+      model: gen.model,
+      prompt_tokens: o.promptTokens,
+      cached_tokens: o.cachedTokens,
+      completion_tokens: o.completionTokens,
+      finish_reason: o.finishReason,
+      completion_id: format.id,
+      ...(deps.logPrompts ? { prompt: gen.prompt, completions: choices.map((ch) => ch.text) } : {}),
+    });
+    deps.metrics.observeCompletion({ ...o, ttftMs: firstAt === null ? null : firstAt - t0, itlMs: gaps, e2eMs: performance.now() - t0 });
+    await deps.recordUsage({ requestId: format.id, user: run.user, outcome: o, status, principal: c.get("principal") ?? null, startedAt });
+  };
+
+  if (!run.stream) {
+    try {
+      for (let r = await events.next(); !r.done; r = await events.next()) apply(r.value);
+    } catch (e) {
+      await record(toApiError(e).status);
+      throw e;
+    }
+    if (gen.signal?.aborted) {
+      await record(499);
+      throw new ApiError(408, "invalid_request_error", "request_timeout", "The request was cancelled or timed out.");
+    }
+    await record(200);
+    return c.json(format.body(choices, usage()));
+  }
+
+  return streamSSE(c, async (stream) => {
+    const send = (data: unknown) => stream.writeSSE({ data: JSON.stringify(data) });
+    let finished = 0;
+    try {
+      for (let i = 0; i < n; i++) {
+        const opening = format.opening(i);
+        if (opening !== null) await send(opening);
+      }
+      for (let r = await events.next(); !r.done; r = await events.next()) {
+        const d = apply(r.value);
+        if (!d) continue;
+        if (d.text !== undefined && d.text !== "") await send(format.content(d.choice, d.text));
+        if (d.finish) {
+          finished++;
+          // The provider puts usage on the last finishing chunk; with include_usage OpenAI sends a separate one.
+          const last = finished === n && !run.includeUsage;
+          if (last) await record(200);
+          await send(format.finish(d.choice, d.finish, last ? usage() : undefined));
+        }
+      }
+      if (run.includeUsage && finished === n) {
+        await record(200);
+        await send(format.usageOnly(usage()));
+      }
+      if (finished < n) await record(499);
+    } catch (e) {
+      const err = toApiError(e);
+      await record(err.status);
+      // Mid-stream errors as `data: {"error":…}`: the SDKs and SillyTavern raise them as errors.
+      await send(err.toBody());
+    }
+    await stream.writeSSE({ data: "[DONE]" });
+  });
+}
