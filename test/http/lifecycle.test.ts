@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import pino from "pino";
+import { parseServeConfig } from "../../src/config/serveConfig.js";
+import { startServer } from "../../src/server.js";
+import { TEST_CACHE, tinyModelPath } from "../helpers/testModel.js";
+import { MODEL_ID, readJson } from "../helpers/testServer.js";
+
+describe("server lifecycle", () => {
+  it("answers 503 while the model loads, then serves", async () => {
+    const cfg = parseServeConfig({
+      model: tinyModelPath(),
+      port: 0,
+      cacheDir: TEST_CACHE,
+      dataDir: mkdtempSync(path.join(os.tmpdir(), "lunaris-life-")),
+      gpu: "off",
+      ctxSize: 512,
+    });
+    const running = await startServer(cfg, pino({ level: "silent" }));
+    try {
+      // The HTTP server listens before the model is loaded.
+      const health = await fetch(`${running.url}/health`);
+      assert.equal(health.status, 503);
+      assert.equal((await readJson(health)).status, "loading");
+      const early = await fetch(`${running.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: "Hi" }] }),
+      });
+      assert.equal(early.status, 503);
+      assert.equal((await readJson(early)).error.code, "model_loading");
+      assert.ok(Number(early.headers.get("retry-after")) > 0);
+      await running.ready;
+      assert.equal((await fetch(`${running.url}/health`)).status, 200);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it("refuses to serve a non-loopback address without keys unless told to", async () => {
+    const cfg = parseServeConfig({
+      model: tinyModelPath(),
+      host: "0.0.0.0",
+      port: 0,
+      cacheDir: TEST_CACHE,
+      dataDir: mkdtempSync(path.join(os.tmpdir(), "lunaris-life-")),
+      gpu: "off",
+    });
+    await assert.rejects(startServer(cfg, pino({ level: "silent" })), /Refusing to serve on 0\.0\.0\.0 without API keys/);
+  });
+
+  it("stops a request that outlives --request-timeout-ms and frees its sequence", async () => {
+    const cfg = parseServeConfig({
+      model: tinyModelPath(),
+      port: 0,
+      cacheDir: TEST_CACHE,
+      dataDir: mkdtempSync(path.join(os.tmpdir(), "lunaris-life-")),
+      gpu: "off",
+      ctxSize: 4096,
+      parallel: 1,
+      requestTimeoutMs: 300,
+    });
+    const running = await startServer(cfg, pino({ level: "silent" }));
+    try {
+      await running.ready;
+      const res = await fetch(`${running.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 3000, ignore_eos: true }),
+      });
+      assert.equal(res.status, 408);
+      assert.equal((await readJson(res)).error.code, "request_timeout");
+      const health = await readJson(await fetch(`${running.url}/health`));
+      assert.equal(health.active_sequences, 0);
+    } finally {
+      await running.close();
+    }
+  });
+});
