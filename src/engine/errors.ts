@@ -7,7 +7,6 @@ export type EngineErrorCode =
   | "queue_full"
   | "queue_timeout"
   | "request_timeout"
-  | "invalid_prompt"
   | "engine_closed";
 
 export class EngineError extends Error {

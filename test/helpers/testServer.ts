@@ -16,11 +16,9 @@ export interface TestServer extends RunningServer {
 }
 
 /** The real server on an ephemeral loopback port, serving the tiny model on the real engine. */
-export async function startTestServer(
-  overrides: Partial<Record<keyof ServeConfig, unknown>> = {},
-  logger?: pino.Logger,
-): Promise<TestServer> {
-  const cfg = parseServeConfig({
+/** Settings for a real server on an ephemeral loopback port with the tiny model and a fresh ledger. */
+export function testServeConfig(overrides: Partial<Record<keyof ServeConfig, unknown>> = {}): ServeConfig {
+  return parseServeConfig({
     model: tinyModelPath(),
     port: 0,
     cacheDir: TEST_CACHE,
@@ -30,6 +28,13 @@ export async function startTestServer(
     logLevel: "silent",
     ...overrides,
   });
+}
+
+export async function startTestServer(
+  overrides: Partial<Record<keyof ServeConfig, unknown>> = {},
+  logger?: pino.Logger,
+): Promise<TestServer> {
+  const cfg = testServeConfig(overrides);
   const running = await startServer(cfg, logger ?? pino({ level: cfg.logLevel }));
   await running.ready;
   const key = cfg.apiKeys[0] ?? "unused";

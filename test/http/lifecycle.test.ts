@@ -1,24 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { describe, it } from "node:test";
 import pino from "pino";
-import { parseServeConfig } from "../../src/config/serveConfig.js";
 import { startServer } from "../../src/server.js";
-import { TEST_CACHE, tinyModelPath } from "../helpers/testModel.js";
-import { MODEL_ID, readJson } from "../helpers/testServer.js";
+import { MODEL_ID, readJson, testServeConfig } from "../helpers/testServer.js";
 
 describe("server lifecycle", () => {
   it("answers 503 while the model loads, then serves", async () => {
-    const cfg = parseServeConfig({
-      model: tinyModelPath(),
-      port: 0,
-      cacheDir: TEST_CACHE,
-      dataDir: mkdtempSync(path.join(os.tmpdir(), "lunaris-life-")),
-      gpu: "off",
-      ctxSize: 512,
-    });
+    const cfg = testServeConfig({ ctxSize: 512 });
     const running = await startServer(cfg, pino({ level: "silent" }));
     try {
       // The HTTP server listens before the model is loaded.
@@ -41,28 +29,12 @@ describe("server lifecycle", () => {
   });
 
   it("refuses to serve a non-loopback address without keys unless told to", async () => {
-    const cfg = parseServeConfig({
-      model: tinyModelPath(),
-      host: "0.0.0.0",
-      port: 0,
-      cacheDir: TEST_CACHE,
-      dataDir: mkdtempSync(path.join(os.tmpdir(), "lunaris-life-")),
-      gpu: "off",
-    });
+    const cfg = testServeConfig({ host: "0.0.0.0" });
     await assert.rejects(startServer(cfg, pino({ level: "silent" })), /Refusing to serve on 0\.0\.0\.0 without API keys/);
   });
 
   it("stops a request that outlives --request-timeout-ms and frees its sequence", async () => {
-    const cfg = parseServeConfig({
-      model: tinyModelPath(),
-      port: 0,
-      cacheDir: TEST_CACHE,
-      dataDir: mkdtempSync(path.join(os.tmpdir(), "lunaris-life-")),
-      gpu: "off",
-      ctxSize: 4096,
-      parallel: 1,
-      requestTimeoutMs: 300,
-    });
+    const cfg = testServeConfig({ ctxSize: 4096, parallel: 1, requestTimeoutMs: 300 });
     const running = await startServer(cfg, pino({ level: "silent" }));
     try {
       await running.ready;

@@ -61,7 +61,7 @@ export function textCompletionsHandler(deps: ApiDeps) {
       stream: req.stream === true,
       includeUsage: req.stream_options?.include_usage === true,
       user: req.user ?? null,
-      format: textFormat(newCompletionId().replace("chatcmpl-", "cmpl-"), req.model),
+      format: textFormat(newCompletionId("cmpl"), req.model),
     });
   };
 }

@@ -3,8 +3,9 @@ import { type Prices, costPicoUsd, picoToUsd } from "../../accounting/pricing.js
 import type { StopReason } from "../../engine/types.js";
 import type { ChatCompletionChunk, FinishReason, Usage } from "../protocol/chatCompletionResponse.js";
 
-export function newCompletionId(): string {
-  return `chatcmpl-${randomBytes(12).toString("base64url")}`;
+/** `chatcmpl-…` for chat, `cmpl-…` for text completions, as OpenAI names them. */
+export function newCompletionId(prefix: "chatcmpl" | "cmpl" = "chatcmpl"): string {
+  return `${prefix}-${randomBytes(12).toString("base64url")}`;
 }
 
 export function toFinishReason(reason: Exclude<StopReason, "aborted">): FinishReason {
