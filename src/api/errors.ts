@@ -81,6 +81,7 @@ export const internal = (): ApiError =>
 
 const ENGINE_ERRORS: Record<EngineErrorCode, { status: ContentfulStatusCode; type: ErrorType }> = {
   context_length_exceeded: { status: 400, type: "invalid_request_error" },
+  invalid_token: { status: 400, type: "invalid_request_error" },
   queue_full: { status: 429, type: "rate_limit_error" },
   queue_timeout: { status: 503, type: "service_unavailable" },
   request_timeout: { status: 504, type: "server_error" },

@@ -1,6 +1,29 @@
-import { type LlamaContextSequence, type LlamaModel, type SequenceEvaluateOptions, type Token, TokenBias } from "node-llama-cpp";
+import { randomBytes } from "node:crypto";
+import {
+  type ControlledEvaluateInputItem,
+  type LlamaContextSequence,
+  type LlamaGrammar,
+  LlamaGrammarEvaluationState,
+  type LlamaModel,
+  type SequenceEvaluateOptions,
+  type Token,
+  TokenBias,
+} from "node-llama-cpp";
 import { TextAssembler } from "./TextAssembler.js";
-import type { SamplingOptions, StopReason } from "./types.js";
+import type { TokenBytes } from "./tokenBytes.js";
+import { ToolCallStream } from "./tools/ToolCallStream.js";
+import type { SamplingOptions, StopReason, TokenLogprob } from "./types.js";
+
+/**
+ * How a choice's output is read: plain text; text under a grammar (JSON); tool calls under a
+ * grammar from the first token; or `auto` tools, where the reply is free text unless it
+ * opens with "{", in which case it is re-sampled from the start under the tool grammar (a
+ * lazy grammar: free replies cost nothing extra, calls always parse).
+ */
+export type OutputMode =
+  | { kind: "text" }
+  | { kind: "json"; grammar: LlamaGrammar }
+  | { kind: "tools"; grammar: LlamaGrammar; lazy: boolean };
 
 /** What one choice of a request asks the scheduler for. */
 export interface ChoiceJob {
@@ -10,11 +33,18 @@ export interface ChoiceJob {
   limitedByContext: boolean;
   stopSequences: readonly string[];
   sampling: SamplingOptions;
+  output: OutputMode;
+  /** Log-probabilities with this many alternatives; needs `tokenBytes`. */
+  logprobs?: { top: number; tokenBytes: TokenBytes } | undefined;
+  /** Also score the prompt's tokens (reported through onAdmitted). */
+  promptLogprobs?: boolean | undefined;
   /** The model's end-of-generation token ids. */
   eogTokens: readonly number[];
   signal: AbortSignal;
-  onAdmitted(cachedTokens: number): void;
-  onText(text: string): void;
+  onAdmitted(cachedTokens: number, promptLogprobs: TokenLogprob[] | undefined): void;
+  onText(text: string, logprobs: TokenLogprob[] | undefined): void;
+  onToolCall(index: number, id: string, name: string): void;
+  onToolArguments(index: number, text: string): void;
   onEnd(reason: StopReason, completionTokens: number): void;
   onError(error: unknown): void;
 }
@@ -26,19 +56,53 @@ export function commonPrefixLength(a: readonly Token[], b: readonly Token[]): nu
   return i;
 }
 
+/** A token's log-probability and the `want.top` most likely alternatives (the Map is sorted, most likely first). */
+function describeLogprob(
+  token: Token,
+  probabilities: Map<Token, number> | undefined,
+  p: number,
+  want: { top: number; tokenBytes: TokenBytes },
+): TokenLogprob {
+  const describe = (t: number, prob: number) => ({
+    token: t,
+    text: want.tokenBytes.text(t),
+    bytes: [...want.tokenBytes.bytes(t)],
+    // A token outside the (truncated) distribution gets a very low value rather than -Infinity, which JSON cannot carry.
+    logprob: prob > 0 ? Math.log(prob) : -9999,
+  });
+  const top: TokenLogprob["top"][number][] = [];
+  if (probabilities) {
+    for (const [t, prob] of probabilities) {
+      if (top.length >= want.top) break;
+      top.push(describe(t, prob));
+    }
+  }
+  return { ...describe(token, p), top };
+}
+
 /** Neutral penalty values: the penalties sampler is skipped entirely when all are neutral. */
 function penaltiesActive(s: SamplingOptions): boolean {
   return s.presencePenalty !== 0 || s.frequencyPenalty !== 0 || s.repetitionPenalty !== 1;
 }
+
+type Sampled = { token: Token; probabilities?: Map<Token, number>; confidence?: number };
+type Evaluation = AsyncGenerator<Sampled, void, void | Token | Token[]>;
 
 /**
  * One choice running on one sequence: prefix reuse, then `seq.evaluate` driven one token per
  * `step()` by the scheduler's lock-step loop.
  */
 export class Generation {
-  private iterator: AsyncGenerator<Token, void, void | Token | Token[]> | null = null;
+  private iterator: Evaluation | null = null;
   private readonly generated: Token[] = [];
-  private readonly text: TextAssembler;
+  private text: TextAssembler;
+  /** "pending": an `auto` tools reply whose first character is not known yet. */
+  private mode: "text" | "tools" | "pending";
+  private grammar: LlamaGrammar | null;
+  private calls: ToolCallStream | null = null;
+  private heldText = "";
+  private pendingLogprobs: TokenLogprob[] = [];
+  private admitted = false;
   /** "prefill" until the first token arrives: the scheduler does not wait on prefills. */
   phase: "prefill" | "decode" = "prefill";
   inflight: Promise<void> | null = null;
@@ -50,9 +114,18 @@ export class Generation {
     readonly sequence: LlamaContextSequence,
     private readonly model: LlamaModel,
   ) {
-    this.text = new TextAssembler(
-      (tokens, last) => model.detokenize(tokens as Token[], false, last as Token[]),
-      job.stopSequences,
+    const out = job.output;
+    this.mode = out.kind === "tools" ? (out.lazy ? "pending" : "tools") : "text";
+    this.grammar = out.kind === "json" || (out.kind === "tools" && !out.lazy) ? out.grammar : null;
+    if (this.mode === "tools") this.calls = new ToolCallStream();
+    this.text = this.assembler();
+  }
+
+  /** Stop sequences cut text replies; tool calls are read whole. */
+  private assembler(): TextAssembler {
+    return new TextAssembler(
+      (tokens, last) => this.model.detokenize(tokens as Token[], false, last as Token[]),
+      this.mode === "tools" ? [] : this.job.stopSequences,
     );
   }
 
@@ -61,27 +134,100 @@ export class Generation {
     const it = this.iterator ?? (await this.start());
     const r = await it.next();
     if (this.finished) return;
-    if (r.done) return this.finish("endOfGeneration");
-    const token = r.value;
+    if (r.done) return this.finish(this.endReason());
+    const { token } = r.value;
     this.phase = "decode";
     this.generated.push(token);
-    if (this.model.isEogToken(token)) return this.finish("endOfGeneration");
+    if (this.model.isEogToken(token)) return this.finish(this.endReason());
+    if (this.job.logprobs && this.mode !== "tools") this.pendingLogprobs.push(this.logprob(r.value, this.job.logprobs));
     const delta = this.text.push(token);
-    if (delta !== "") this.job.onText(delta);
+    if (this.mode === "pending") await this.decide(delta);
+    else this.emit(delta);
     if (this.text.hitStop) return this.finish("stopSequence");
     if (this.generated.length >= this.job.maxTokens) {
       return this.finish(this.job.limitedByContext ? "contextFull" : "maxTokens");
     }
   }
 
-  private async start(): Promise<AsyncGenerator<Token, void, void | Token | Token[]>> {
+  private endReason(): StopReason {
+    return this.calls && this.calls.callCount > 0 ? "toolCalls" : "endOfGeneration";
+  }
+
+  private emit(delta: string): void {
+    if (delta === "") return;
+    if (this.calls) {
+      for (const e of this.calls.push(delta)) {
+        if (e.type === "call") this.job.onToolCall(e.index, `call_${randomBytes(12).toString("base64url")}`, e.name);
+        else this.job.onToolArguments(e.index, e.text);
+      }
+      return;
+    }
+    this.job.onText(delta, this.job.logprobs ? this.pendingLogprobs.splice(0) : undefined);
+  }
+
+  /** `auto` tools: the first non-blank character decides between a text reply and calls. */
+  private async decide(delta: string): Promise<void> {
+    this.heldText += delta;
+    const head = this.heldText.trimStart();
+    if (head === "") return;
+    const out = this.job.output;
+    if (head.startsWith("{") && out.kind === "tools") {
+      // Re-sample from the reply's start under the tool grammar.
+      await this.iterator?.return();
+      this.iterator = null;
+      this.generated.length = 0;
+      this.pendingLogprobs = [];
+      this.mode = "tools";
+      this.grammar = out.grammar;
+      this.calls = new ToolCallStream();
+      this.text = this.assembler();
+      return;
+    }
+    this.mode = "text";
+    const held = this.heldText;
+    this.heldText = "";
+    this.emit(held);
+  }
+
+  private logprob(v: Sampled, want: { top: number; tokenBytes: TokenBytes }): TokenLogprob {
+    return describeLogprob(v.token, v.probabilities, v.probabilities?.get(v.token) ?? v.confidence ?? 0, want);
+  }
+
+  /**
+   * Scores every prompt token after the first: evaluates the whole prompt (no cache reuse,
+   * since cached positions have no logits) asking for the distribution at each position.
+   * Greedy settings make those distributions the model's plain softmax.
+   */
+  private async scorePrompt(prompt: Token[], want: { top: number; tokenBytes: TokenBytes }): Promise<TokenLogprob[]> {
+    const body = prompt.slice(0, -1);
+    const input: ControlledEvaluateInputItem[] = body.map((t) => [t, { generateNext: { probabilities: true, options: { temperature: 0 } } }]);
+    const results = await this.sequence.controlledEvaluate(input);
+    return body.map((_, i) => {
+      const actual = prompt[i + 1] as Token;
+      const probs = results[i]?.next?.probabilities;
+      return describeLogprob(actual, probs, probs?.get(actual) ?? 0, want);
+    });
+  }
+
+  private async start(): Promise<Evaluation> {
     const { prompt, sampling: s } = this.job;
+    const scoring = !this.admitted && this.job.promptLogprobs === true && this.job.logprobs !== undefined;
     // Keep at least the last prompt token to evaluate: logits are not part of the cached state.
-    const cached = Math.min(commonPrefixLength(this.sequence.contextTokens, prompt), prompt.length - 1);
+    const reused = Math.min(commonPrefixLength(this.sequence.contextTokens, prompt), prompt.length - 1);
+    const cached = scoring ? 0 : reused;
     if (this.sequence.nextTokenIndex > cached) {
       await this.sequence.eraseContextTokenRanges([{ start: cached, end: this.sequence.nextTokenIndex }]);
     }
-    this.job.onAdmitted(cached);
+    let evaluateFrom = cached;
+    if (!this.admitted) {
+      this.admitted = true;
+      let promptLogprobs: TokenLogprob[] | undefined;
+      if (scoring && this.job.logprobs) {
+        promptLogprobs = await this.scorePrompt(prompt, this.job.logprobs);
+        evaluateFrom = prompt.length - 1;
+      }
+      this.job.onAdmitted(cached, promptLogprobs);
+    }
     const options: SequenceEvaluateOptions = {
       temperature: s.temperature,
       topP: s.topP,
@@ -114,7 +260,12 @@ export class Generation {
     }
     const bias = this.tokenBias();
     if (bias) options.tokenBias = bias;
-    this.iterator = this.sequence.evaluate(prompt.slice(cached), options);
+    if (this.grammar) options.grammarEvaluationState = new LlamaGrammarEvaluationState({ model: this.model, grammar: this.grammar });
+    // Probabilities cost a full-vocabulary copy per token (~70 ms on the tiny model); the
+    // sampled token's own probability ("confidence") is a C++ sort. Ask only for what is needed.
+    const lp = this.mode === "tools" ? undefined : this.job.logprobs;
+    const metadata = { probabilities: lp !== undefined && lp.top > 0, confidence: lp !== undefined && lp.top === 0 };
+    this.iterator = this.sequence.evaluateWithMetadata(prompt.slice(evaluateFrom), metadata, options) as Evaluation;
     return this.iterator;
   }
 
@@ -122,10 +273,11 @@ export class Generation {
    * logit_bias, banned tokens, ignore_eos and min_tokens as a per-token bias function.
    * `TokenBias.set()` silently skips end-of-generation tokens, so biases go into its map
    * directly (ENGINE-NOTES §1b): that is the only way to ban or boost <|eot_id|>.
+   * Under a grammar the end of generation belongs to the grammar, so it is never suppressed.
    */
   private tokenBias(): (() => TokenBias) | null {
     const s = this.job.sampling;
-    const suppressEog = s.ignoreEos === true || (s.minTokens ?? 0) > 0;
+    const suppressEog = this.grammar === null && (s.ignoreEos === true || (s.minTokens ?? 0) > 0);
     if (!suppressEog && (s.logitBias?.size ?? 0) === 0) return null;
     const make = (withoutEog: boolean) => {
       const b = new TokenBias(this.model.tokenizer);
@@ -135,6 +287,7 @@ export class Generation {
       return b;
     };
     const normal = make(false);
+    if (!suppressEog) return () => normal;
     const noEog = make(true);
     return () => (s.ignoreEos === true || this.generated.length < (s.minTokens ?? 0) ? noEog : normal);
   }
@@ -144,8 +297,12 @@ export class Generation {
     if (this.finished) return;
     this.finished = true;
     if (reason !== "aborted") {
-      const rest = this.text.flush();
-      if (rest !== "") this.job.onText(rest);
+      const rest = this.heldText + this.text.flush();
+      this.heldText = "";
+      if (rest !== "" || this.pendingLogprobs.length > 0) {
+        if (this.calls) this.emit(rest);
+        else this.job.onText(rest, this.job.logprobs ? this.pendingLogprobs.splice(0) : undefined);
+      }
     }
     this.job.onEnd(reason, this.generated.length);
     await this.iterator?.return();

@@ -1,12 +1,27 @@
 import os from "node:os";
 import path from "node:path";
-import { type Llama, type LlamaContext, type LlamaModel, type Token, getLlama } from "node-llama-cpp";
+import { type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel, type Token, getLlama } from "node-llama-cpp";
 import { type Llama3Specials, renderLlama3Prompt } from "./chatPrompt.js";
-import { contextOverflow } from "./errors.js";
+import { EngineError, contextOverflow } from "./errors.js";
 import { EventChannel } from "./EventChannel.js";
-import type { ChoiceJob } from "./Generation.js";
+import type { ChoiceJob, OutputMode } from "./Generation.js";
+import { jsonObjectGbnf, jsonSchemaToGbnf } from "./grammar/jsonSchemaToGbnf.js";
 import { Scheduler } from "./Scheduler.js";
-import type { ChatMessage, Engine, EngineStats, GenerationEvent, GenerationRequest, ModelDescriptor, PromptInput } from "./types.js";
+import { TokenBytes } from "./tokenBytes.js";
+import { toolCallGrammar, withToolInstructions } from "./tools/llama3ToolFormat.js";
+import type {
+  ChatMessage,
+  Engine,
+  EngineStats,
+  GenerationEvent,
+  GenerationRequest,
+  ModelDescriptor,
+  PromptInput,
+  PromptTokenLogprob,
+} from "./types.js";
+
+/** Compiled grammars kept for reuse: agents send the same tools and schemas on every turn. */
+const GRAMMAR_CACHE_SIZE = 32;
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "off";
 
@@ -47,11 +62,15 @@ export class LlamaEngine implements Engine {
   ) {
     // End-of-generation tokens (Llama 3: <|end_of_text|>, <|eom_id|>, <|eot_id|>), for ignore_eos / min_tokens / logit_bias.
     this.eogTokens = [];
-    const vocab = llamaModel.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+    const ggml = llamaModel.fileInfo.metadata.tokenizer?.ggml;
+    const vocab = ggml?.tokens?.length ?? 0;
     for (let t = 0; t < vocab; t++) if (llamaModel.isEogToken(t as Token)) this.eogTokens.push(t);
+    this.tokenBytes = new TokenBytes(ggml?.tokens ?? [], (ggml?.token_type ?? []) as number[]);
   }
 
   private readonly eogTokens: number[];
+  private readonly tokenBytes: TokenBytes;
+  private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
 
   static async load(o: LlamaEngineOptions): Promise<LlamaEngine> {
     const threads = o.threads ?? defaultThreads();
@@ -124,15 +143,42 @@ export class LlamaEngine implements Engine {
     };
   }
 
-  /** Prompt → token ids: a chat through the template, or text with special tokens parsed and BOS added when missing. */
-  private promptTokens(p: PromptInput): number[] {
-    if (p.type === "chat") return this.renderPrompt(p.messages);
-    const ids = this.llamaModel.tokenize(p.text, true);
-    return ids[0] === this.specials.bos ? ids : [this.specials.bos, ...ids];
+  /**
+   * Prompt → token ids: a chat through the template (tools in its system prompt), or text with
+   * special tokens parsed and BOS added when missing (`addedBos` says so).
+   */
+  private promptTokens(p: PromptInput, tools: GenerationRequest["tools"]): { ids: number[]; addedBos: boolean } {
+    if (p.type === "chat") return { ids: this.renderPrompt(tools ? withToolInstructions(p.messages, tools) : p.messages), addedBos: false };
+    if (p.type === "tokens") {
+      const vocab = this.tokenBytes.size;
+      const bad = p.tokens.find((t) => t >= vocab);
+      if (bad !== undefined) throw new EngineError("invalid_token", `Token id ${bad} is not in the model's vocabulary (${vocab} tokens).`, "prompt");
+    }
+    const ids = p.type === "tokens" ? [...p.tokens] : this.llamaModel.tokenize(p.text, true);
+    return ids[0] === this.specials.bos ? { ids, addedBos: false } : { ids: [this.specials.bos, ...ids], addedBos: true };
+  }
+
+  /** The grammar for a GBNF text, compiled once and reused (least recently used dropped). */
+  private grammar(gbnf: string): Promise<LlamaGrammar> {
+    let g = this.grammars.get(gbnf);
+    if (g) this.grammars.delete(gbnf);
+    else g = this.llama.createGrammar({ grammar: gbnf });
+    this.grammars.set(gbnf, g);
+    if (this.grammars.size > GRAMMAR_CACHE_SIZE) this.grammars.delete(this.grammars.keys().next().value as string);
+    g.catch(() => this.grammars.delete(gbnf));
+    return g;
+  }
+
+  private async outputMode(request: GenerationRequest): Promise<OutputMode> {
+    const { tools, format } = request;
+    if (tools) return { kind: "tools", grammar: await this.grammar(toolCallGrammar(tools)), lazy: tools.choice.type === "auto" };
+    if (format?.type === "jsonObject") return { kind: "json", grammar: await this.grammar(jsonObjectGbnf()) };
+    if (format?.type === "jsonSchema") return { kind: "json", grammar: await this.grammar(jsonSchemaToGbnf(format.schema)) };
+    return { kind: "text" };
   }
 
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent> {
-    const prompt = this.promptTokens(request.prompt);
+    const { ids: prompt, addedBos } = this.promptTokens(request.prompt, request.tools);
     const limit = this.context.contextSize;
     const left = limit - prompt.length;
     if (request.maxTokens !== undefined ? request.maxTokens > left : left < 1) {
@@ -142,31 +188,62 @@ export class LlamaEngine implements Engine {
     request.signal?.addEventListener("abort", () => abort.abort(), { once: true });
     const channel = new EventChannel<GenerationEvent>(() => abort.abort());
     let running = request.choices;
-    const jobs: ChoiceJob[] = [];
-    for (let i = 0; i < request.choices; i++) {
-      jobs.push({
+    // `start` comes first: choice 0 reports it, and the other choices' events wait for it.
+    let started = false;
+    const early: GenerationEvent[] = [];
+    const emit = (ev: GenerationEvent) => (started ? channel.push(ev) : early.push(ev));
+    const jobs = (output: OutputMode): ChoiceJob[] =>
+      Array.from({ length: request.choices }, (_, i) => ({
         prompt: prompt as ChoiceJob["prompt"],
         maxTokens: request.maxTokens ?? left,
         limitedByContext: request.maxTokens === undefined,
         stopSequences: request.stopSequences,
         sampling: { ...request.sampling, seed: (request.sampling.seed + i) >>> 0 },
+        output,
+        logprobs: request.logprobs ? { top: request.logprobs.top, tokenBytes: this.tokenBytes } : undefined,
         eogTokens: this.eogTokens,
         signal: abort.signal,
-        onAdmitted: (cachedTokens) => {
-          if (i === 0) channel.push({ type: "start", promptTokens: prompt.length, cachedTokens });
+        promptLogprobs: i === 0 && request.promptLogprobs === true,
+        onAdmitted: (cachedTokens, promptLogprobs) => {
+          if (i !== 0) return;
+          let scored: PromptTokenLogprob[] | undefined;
+          if (promptLogprobs) {
+            const first = prompt[0] as number;
+            const head = { token: first, text: this.tokenBytes.text(first), bytes: [...this.tokenBytes.bytes(first)], logprob: null, top: [] };
+            scored = addedBos ? promptLogprobs : [head, ...promptLogprobs];
+          }
+          channel.push({ type: "start", promptTokens: prompt.length, cachedTokens, promptLogprobs: scored });
+          started = true;
+          for (const ev of early.splice(0)) channel.push(ev);
         },
-        onText: (text) => channel.push({ type: "text", choice: i, text }),
+        onText: (text, logprobs) => emit({ type: "text", choice: i, text, logprobs }),
+        onToolCall: (index, id, name) => emit({ type: "toolCall", choice: i, index, id, name }),
+        onToolArguments: (index, text) => emit({ type: "toolArguments", choice: i, index, text }),
         onEnd: (reason, completionTokens) => {
-          channel.push({ type: "end", choice: i, reason, completionTokens });
+          emit({ type: "end", choice: i, reason, completionTokens });
           if (--running === 0) channel.end();
         },
         onError: (error) => {
           abort.abort();
           channel.end(error);
         },
-      });
+      }));
+    if (!request.tools && !request.format) {
+      this.scheduler.submit(jobs({ kind: "text" }));
+      return channel;
     }
-    this.scheduler.submit(jobs);
+    // Grammars compile asynchronously; errors still arrive before the first event.
+    this.outputMode(request).then(
+      (output) => {
+        try {
+          if (abort.signal.aborted) channel.end();
+          else this.scheduler.submit(jobs(output));
+        } catch (e) {
+          channel.end(e);
+        }
+      },
+      (e: unknown) => channel.end(e),
+    );
     return channel;
   }
 

@@ -1,3 +1,4 @@
+import { toolCallsText } from "./tools/llama3ToolFormat.js";
 import type { ChatMessage } from "./types.js";
 
 /** Llama 3 special token ids used by the chat template. */
@@ -18,7 +19,8 @@ export interface Llama3Specials {
  * plain-text tokens, never the control token.
  *
  * A final assistant message is a prefill: it is left open (no `<|eot_id|>`, no new header),
- * so the reply continues its text.
+ * so the reply continues its text. Tool results are `ipython` turns and an assistant's
+ * earlier tool calls are written in the tool format (llama3ToolFormat.ts).
  */
 export function renderLlama3Prompt(
   messages: readonly ChatMessage[],
@@ -28,13 +30,15 @@ export function renderLlama3Prompt(
   const out: number[] = [specials.bos];
   const last = messages.length - 1;
   messages.forEach((m, i) => {
-    out.push(specials.startHeader, ...tokenize(m.role), specials.endHeader);
-    const isPrefill = i === last && m.role === "assistant";
-    const content = isPrefill ? m.content.trimStart() : m.content.trim();
+    out.push(specials.startHeader, ...tokenize(m.role === "tool" ? "ipython" : m.role), specials.endHeader);
+    const isPrefill = i === last && m.role === "assistant" && !m.toolCalls?.length;
+    const text = m.toolCalls?.length ? [m.content.trim(), toolCallsText(m.toolCalls)].filter((t) => t !== "").join("\n") : m.content;
+    const content = isPrefill ? text.trimStart() : text.trim();
     out.push(...tokenize(`\n\n${content}`));
     if (!isPrefill) out.push(specials.eot);
   });
-  if (messages[last]?.role !== "assistant") {
+  const final = messages[last];
+  if (final?.role !== "assistant" || final.toolCalls?.length) {
     out.push(specials.startHeader, ...tokenize("assistant"), specials.endHeader, ...tokenize("\n\n"));
   }
   return out;

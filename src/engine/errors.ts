@@ -4,6 +4,7 @@
  */
 export type EngineErrorCode =
   | "context_length_exceeded"
+  | "invalid_token"
   | "queue_full"
   | "queue_timeout"
   | "request_timeout"

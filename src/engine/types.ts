@@ -9,6 +9,44 @@ export type ChatRole = "system" | "user" | "assistant" | "tool";
 export interface ChatMessage {
   role: ChatRole;
   content: string;
+  /** Calls an assistant turn made (rendered back into the prompt in the model's tool format). */
+  toolCalls?: readonly ToolCall[] | undefined;
+}
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The arguments as JSON text, exactly as generated. */
+  arguments: string;
+}
+
+export interface ToolSpec {
+  name: string;
+  description?: string | undefined;
+  /** JSON Schema of the arguments object. */
+  parameters: unknown;
+}
+
+/** `auto`: the model decides; `required`: at least one call; `function`: exactly this one. */
+export type ToolChoice = { type: "auto" } | { type: "required" } | { type: "function"; name: string };
+
+export interface ToolsRequest {
+  tools: readonly ToolSpec[];
+  choice: ToolChoice;
+  /** Several calls in one reply. */
+  parallel: boolean;
+}
+
+/** Constrains the reply's text: any JSON object, or JSON valid against a schema. */
+export type OutputFormat = { type: "jsonObject" } | { type: "jsonSchema"; schema: unknown };
+
+/** A sampled token's log-probability, and the most likely alternatives at its position. */
+export interface TokenLogprob {
+  token: number;
+  text: string;
+  bytes: readonly number[];
+  logprob: number;
+  top: readonly { token: number; text: string; bytes: readonly number[]; logprob: number }[];
 }
 
 export interface SamplingOptions {
@@ -49,7 +87,10 @@ export interface DryOptions {
 }
 
 /** What to generate from: a chat rendered with the model's template, or raw text (special tokens written as text). */
-export type PromptInput = { type: "chat"; messages: readonly ChatMessage[] } | { type: "text"; text: string };
+export type PromptInput =
+  | { type: "chat"; messages: readonly ChatMessage[] }
+  | { type: "text"; text: string }
+  | { type: "tokens"; tokens: readonly number[] };
 
 export interface GenerationRequest {
   /** Served model id (catalogue id or alias). */
@@ -61,6 +102,13 @@ export interface GenerationRequest {
   /** Parallel choices (OpenAI `n`); choice i samples with seed + i. */
   choices: number;
   sampling: SamplingOptions;
+  /** Tools the model may call; absent = plain text replies. */
+  tools?: ToolsRequest | undefined;
+  format?: OutputFormat | undefined;
+  /** Log-probabilities of the sampled tokens, with `top` alternatives each (0–20). */
+  logprobs?: { top: number } | undefined;
+  /** Log-probabilities of the prompt's tokens too (text completions' `echo`); costs a full evaluation of the prompt. */
+  promptLogprobs?: boolean | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -68,12 +116,29 @@ export interface GenerationRequest {
  * Why a choice stopped. `stopSequence` and `endOfGeneration` both become OpenAI "stop";
  * `maxTokens` and `contextFull` become "length".
  */
-export type StopReason = "endOfGeneration" | "stopSequence" | "maxTokens" | "contextFull" | "aborted";
+export type StopReason = "endOfGeneration" | "stopSequence" | "maxTokens" | "contextFull" | "toolCalls" | "aborted";
 
+/**
+ * A generation's events. Tool calls stream as `toolCall` (id and name first) followed by
+ * `toolArguments` fragments whose concatenation is the call's JSON arguments.
+ */
 export type GenerationEvent =
-  | { type: "start"; promptTokens: number; cachedTokens: number }
-  | { type: "text"; choice: number; text: string }
+  | {
+      type: "start";
+      promptTokens: number;
+      cachedTokens: number;
+      /**
+       * With `promptLogprobs`: one entry per token of the caller's prompt (a BOS the engine added
+       * is left out); the very first token of the sequence has no context, so its logprob is null.
+       */
+      promptLogprobs?: readonly PromptTokenLogprob[] | undefined;
+    }
+  | { type: "text"; choice: number; text: string; logprobs?: readonly TokenLogprob[] | undefined }
+  | { type: "toolCall"; choice: number; index: number; id: string; name: string }
+  | { type: "toolArguments"; choice: number; index: number; text: string }
   | { type: "end"; choice: number; reason: StopReason; completionTokens: number };
+
+export type PromptTokenLogprob = Omit<TokenLogprob, "logprob"> & { logprob: number | null };
 
 export interface ModelDescriptor {
   /** Served id, e.g. "Sao10K/L3-8B-Lunaris-v1". */

@@ -14,17 +14,65 @@ const contentPart = z.union([textPart, imagePart]);
 
 const content = z.union([z.string(), z.array(contentPart)]);
 
+const wireToolCall = z
+  .object({
+    id: z.string(),
+    type: z.literal("function").optional(),
+    function: z.object({ name: z.string(), arguments: z.string() }).passthrough(),
+  })
+  .passthrough();
+
 const message = z
   .object({
     role: z.enum(["system", "developer", "user", "assistant", "tool"]),
     content: content.nullable().optional(),
     name: z.string().optional(),
     tool_call_id: z.string().optional(),
-    tool_calls: z.array(z.unknown()).optional(),
+    tool_calls: z.array(wireToolCall).nullable().optional(),
   })
   .passthrough();
 
+const functionName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "function names are 1-64 letters, digits, '_' or '-'");
+
+const tool = z
+  .object({
+    type: z.literal("function"),
+    function: z
+      .object({
+        name: functionName,
+        description: z.string().optional(),
+        parameters: z.record(z.unknown()).optional(),
+        strict: z.boolean().nullable().optional(),
+      })
+      .passthrough(),
+  })
+  .passthrough();
+
+const toolChoice = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }).passthrough(),
+]);
+
+const responseFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }).passthrough(),
+  z.object({ type: z.literal("json_object") }).passthrough(),
+  z
+    .object({
+      type: z.literal("json_schema"),
+      json_schema: z
+        .object({
+          name: z.string().optional(),
+          description: z.string().optional(),
+          schema: z.record(z.unknown()).optional(),
+          strict: z.boolean().nullable().optional(),
+        })
+        .passthrough(),
+    })
+    .passthrough(),
+]);
+
 export type WireMessage = z.infer<typeof message>;
+export type WireTool = z.infer<typeof tool>;
 export type WireContent = z.infer<typeof content>;
 
 const stop = z.union([z.string(), z.array(z.string()).max(16, "stop takes at most 16 sequences")]);
@@ -59,11 +107,12 @@ export const chatCompletionRequestSchema = z
     model: z.string().min(1),
     messages: z.array(message).min(1, "messages must contain at least one message"),
     ...generationFields,
-    tools: z.unknown().optional(),
-    tool_choice: z.unknown().optional(),
-    response_format: z.unknown().optional(),
-    logprobs: z.unknown().optional(),
-    top_logprobs: z.unknown().optional(),
+    tools: z.array(tool).max(128, "at most 128 tools").nullable().optional(),
+    tool_choice: toolChoice.nullable().optional(),
+    parallel_tool_calls: z.boolean().nullable().optional(),
+    response_format: responseFormat.nullable().optional(),
+    logprobs: z.boolean().nullable().optional(),
+    top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
   })
   .passthrough();
 

@@ -1,6 +1,33 @@
 /** Response wire types, in the provider's shape (OpenAI's plus usage.estimated_cost). */
 
-export type FinishReason = "stop" | "length";
+export type FinishReason = "stop" | "length" | "tool_calls";
+
+/** One sampled token in OpenAI's logprobs format. */
+export interface WireTokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+}
+
+export interface ChoiceLogprobs {
+  content: WireTokenLogprob[] | null;
+  refusal: null;
+}
+
+export interface WireToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+/** A streamed piece of a tool call: id, type and name come first, then argument fragments. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: "function";
+  function: { name?: string; arguments: string };
+}
 
 export interface Usage {
   prompt_tokens: number;
@@ -18,9 +45,9 @@ export interface ChatCompletion {
   model: string;
   choices: {
     index: number;
-    message: { role: "assistant"; content: string; refusal: null };
+    message: { role: "assistant"; content: string | null; refusal: null; tool_calls?: WireToolCall[] };
     finish_reason: FinishReason;
-    logprobs: null;
+    logprobs: ChoiceLogprobs | null;
   }[];
   usage: Usage;
 }
@@ -32,9 +59,9 @@ export interface ChatCompletionChunk {
   model: string;
   choices: {
     index: number;
-    delta: { role?: "assistant"; content?: string };
+    delta: { role?: "assistant"; content?: string | null; tool_calls?: ToolCallDelta[] };
     finish_reason: FinishReason | null;
-    logprobs: null;
+    logprobs: ChoiceLogprobs | null;
   }[];
   usage?: Usage | null;
 }

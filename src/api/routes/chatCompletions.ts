@@ -5,7 +5,7 @@ import { readJsonBody } from "../middleware/readJsonBody.js";
 import { type ChatCompletionRequest, KNOWN_FIELDS, chatCompletionRequestSchema } from "../protocol/chatCompletionRequest.js";
 import type { ChatCompletion } from "../protocol/chatCompletionResponse.js";
 import { parseWith } from "../protocol/parseWith.js";
-import { ChunkFactory, newCompletionId } from "../translate/toChatCompletion.js";
+import { ChunkFactory, newCompletionId, toChoiceLogprobs, toWireToolCall } from "../translate/toChatCompletion.js";
 import { toGenerationRequest } from "../translate/toGenerationRequest.js";
 import { type CompletionFormat, runCompletion } from "./completionRunner.js";
 import { reportIgnored } from "./reportIgnored.js";
@@ -15,7 +15,9 @@ function chatFormat(id: string, model: string): CompletionFormat {
   return {
     id,
     opening: (i) => chunks.role(i),
-    content: (i, text) => chunks.content(i, text),
+    content: (i, text, logprobs) => chunks.content(i, text, logprobs),
+    toolCall: (i, callIndex, callId, name) => chunks.toolCall(i, callIndex, callId, name),
+    toolArguments: (i, callIndex, text) => chunks.toolArguments(i, callIndex, text),
     finish: (i, reason, usage) => chunks.finish(i, reason, usage),
     usageOnly: (usage) => chunks.usage(usage),
     body: (choices, usage): ChatCompletion => ({
@@ -25,9 +27,12 @@ function chatFormat(id: string, model: string): CompletionFormat {
       model,
       choices: choices.map((ch, index) => ({
         index,
-        message: { role: "assistant", content: ch.text, refusal: null },
+        message:
+          ch.toolCalls.length > 0
+            ? { role: "assistant", content: ch.text === "" ? null : ch.text, refusal: null, tool_calls: ch.toolCalls.map(toWireToolCall) }
+            : { role: "assistant", content: ch.text, refusal: null },
         finish_reason: ch.finishReason ?? "stop",
-        logprobs: null,
+        logprobs: ch.logprobs ? toChoiceLogprobs(ch.logprobs) : null,
       })),
       usage,
     }),

@@ -1,6 +1,8 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { GenerationEvent, GenerationRequest } from "../../engine/types.js";
+import type { GenerationEvent, GenerationRequest, TokenLogprob, ToolCall } from "../../engine/types.js";
+
+type StartEvent = Extract<GenerationEvent, { type: "start" }>;
 import type { ApiDeps, AppEnv } from "../deps.js";
 import { ApiError, toApiError } from "../errors.js";
 import type { FinishReason, Usage } from "../protocol/chatCompletionResponse.js";
@@ -18,17 +20,23 @@ export interface ChoiceState {
   text: string;
   finishReason: FinishReason | null;
   completionTokens: number;
+  toolCalls: ToolCall[];
+  /** Null unless logprobs were asked for. */
+  logprobs: TokenLogprob[] | null;
 }
 
 /** How one endpoint (chat or text completions) shapes its responses. */
 export interface CompletionFormat {
   id: string;
-  /** Chunks sent before any content (chat: the role delta). */
-  opening(index: number): unknown | null;
-  content(index: number, text: string): unknown;
+  /** Chunks sent before any content (chat: the role delta; text: an echoed prompt). */
+  opening(index: number, start: StartEvent): unknown | null;
+  content(index: number, text: string, logprobs: readonly TokenLogprob[] | undefined): unknown;
+  /** Chat only: a tool call's id and name, then fragments of its arguments. */
+  toolCall?(index: number, callIndex: number, id: string, name: string): unknown;
+  toolArguments?(index: number, callIndex: number, text: string): unknown;
   finish(index: number, reason: FinishReason, usage: Usage | undefined): unknown;
   usageOnly(usage: Usage): unknown;
-  body(choices: readonly ChoiceState[], usage: Usage): unknown;
+  body(choices: readonly ChoiceState[], usage: Usage, start: StartEvent): unknown;
 }
 
 export interface CompletionRun {
@@ -54,7 +62,13 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
   if (first.done || first.value.type !== "start") throw toApiError(new Error("generation ended before it started"));
   const start = first.value;
   const n = gen.choices;
-  const choices: ChoiceState[] = Array.from({ length: n }, () => ({ text: "", finishReason: null, completionTokens: 0 }));
+  const choices: ChoiceState[] = Array.from({ length: n }, () => ({
+    text: "",
+    finishReason: null,
+    completionTokens: 0,
+    toolCalls: [],
+    logprobs: gen.logprobs ? [] : null,
+  }));
   let firstAt: number | null = null;
   let lastAt = 0;
   const gaps: number[] = [];
@@ -66,23 +80,40 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
     finishReason: choices.map((ch) => ch.finishReason ?? "aborted").join(","),
   });
   const usage = () => toUsage(outcome(), deps.prices);
-  const apply = (ev: GenerationEvent): { choice: number; text?: string; finish?: FinishReason } | null => {
+  const tick = () => {
+    const now = performance.now();
+    if (firstAt === null) firstAt = now;
+    else gaps.push(now - lastAt);
+    lastAt = now;
+  };
+  /** Folds an event into the choice states; returns the chunk to stream, if any. */
+  const apply = (ev: GenerationEvent): { chunk: unknown; finish?: FinishReason } | null => {
     const ch = ev.type === "start" ? undefined : choices[ev.choice];
     if (!ch) return null;
-    if (ev.type === "text") {
-      const now = performance.now();
-      if (firstAt === null) firstAt = now;
-      else gaps.push(now - lastAt);
-      lastAt = now;
-      ch.text += ev.text;
-      return { choice: ev.choice, text: ev.text };
+    switch (ev.type) {
+      case "text":
+        tick();
+        ch.text += ev.text;
+        if (ev.logprobs) ch.logprobs?.push(...ev.logprobs);
+        return ev.text !== "" || (ev.logprobs?.length ?? 0) > 0 ? { chunk: format.content(ev.choice, ev.text, ev.logprobs) } : null;
+      case "toolCall":
+        tick();
+        ch.toolCalls[ev.index] = { id: ev.id, name: ev.name, arguments: "" };
+        return { chunk: format.toolCall?.(ev.choice, ev.index, ev.id, ev.name) };
+      case "toolArguments": {
+        tick();
+        const call = ch.toolCalls[ev.index];
+        if (call) call.arguments += ev.text;
+        return { chunk: format.toolArguments?.(ev.choice, ev.index, ev.text) };
+      }
+      case "end":
+        if (ev.reason === "aborted") return null;
+        ch.completionTokens = ev.completionTokens;
+        ch.finishReason = toFinishReason(ev.reason);
+        return { chunk: null, finish: ch.finishReason };
+      default:
+        return null;
     }
-    if (ev.type === "end" && ev.reason !== "aborted") {
-      ch.completionTokens = ev.completionTokens;
-      ch.finishReason = toFinishReason(ev.reason);
-      return { choice: ev.choice, finish: ch.finishReason };
-    }
-    return null;
   };
   let recorded = false;
   const record = async (status: number): Promise<void> => {
@@ -114,7 +145,7 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
       throw new ApiError(408, "invalid_request_error", "request_timeout", "The request was cancelled or timed out.");
     }
     await record(200);
-    return c.json(format.body(choices, usage()));
+    return c.json(format.body(choices, usage(), start));
   }
 
   return streamSSE(c, async (stream) => {
@@ -122,19 +153,20 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
     let finished = 0;
     try {
       for (let i = 0; i < n; i++) {
-        const opening = format.opening(i);
+        const opening = format.opening(i, start);
         if (opening !== null) await send(opening);
       }
       for (let r = await events.next(); !r.done; r = await events.next()) {
         const d = apply(r.value);
         if (!d) continue;
-        if (d.text !== undefined && d.text !== "") await send(format.content(d.choice, d.text));
-        if (d.finish) {
+        if (d.chunk !== null && d.chunk !== undefined) await send(d.chunk);
+        if (d.finish && r.value.type === "end") {
+          const choice = r.value.choice;
           finished++;
           // The provider puts usage on the last finishing chunk; with include_usage OpenAI sends a separate one.
           const last = finished === n && !run.includeUsage;
           if (last) await record(200);
-          await send(format.finish(d.choice, d.finish, last ? usage() : undefined));
+          await send(format.finish(choice, d.finish, last ? usage() : undefined));
         }
       }
       if (run.includeUsage && finished === n) {

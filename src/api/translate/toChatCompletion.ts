@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type Prices, costPicoUsd, picoToUsd } from "../../accounting/pricing.js";
-import type { StopReason } from "../../engine/types.js";
-import type { ChatCompletionChunk, FinishReason, Usage } from "../protocol/chatCompletionResponse.js";
+import type { StopReason, TokenLogprob, ToolCall } from "../../engine/types.js";
+import type { ChatCompletionChunk, ChoiceLogprobs, FinishReason, Usage, WireToolCall } from "../protocol/chatCompletionResponse.js";
 
 /** `chatcmpl-…` for chat, `cmpl-…` for text completions, as OpenAI names them. */
 export function newCompletionId(prefix: "chatcmpl" | "cmpl" = "chatcmpl"): string {
@@ -16,9 +16,28 @@ export function toFinishReason(reason: Exclude<StopReason, "aborted">): FinishRe
     case "maxTokens":
     case "contextFull":
       return "length";
+    case "toolCalls":
+      return "tool_calls";
     default:
       return reason satisfies never;
   }
+}
+
+/** Engine logprobs → OpenAI's chat `logprobs` object. */
+export function toChoiceLogprobs(entries: readonly TokenLogprob[]): ChoiceLogprobs {
+  return {
+    content: entries.map((e) => ({
+      token: e.text,
+      logprob: e.logprob,
+      bytes: [...e.bytes],
+      top_logprobs: e.top.map((t) => ({ token: t.text, logprob: t.logprob, bytes: [...t.bytes] })),
+    })),
+    refusal: null,
+  };
+}
+
+export function toWireToolCall(call: ToolCall): WireToolCall {
+  return { id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } };
 }
 
 export interface TokenCounts {
@@ -53,8 +72,15 @@ export class ChunkFactory {
   role(index: number): ChatCompletionChunk {
     return this.chunk([{ index, delta: { role: "assistant", content: "" }, finish_reason: null, logprobs: null }]);
   }
-  content(index: number, text: string): ChatCompletionChunk {
-    return this.chunk([{ index, delta: { content: text }, finish_reason: null, logprobs: null }]);
+  content(index: number, text: string, logprobs?: readonly TokenLogprob[]): ChatCompletionChunk {
+    return this.chunk([{ index, delta: { content: text }, finish_reason: null, logprobs: logprobs ? toChoiceLogprobs(logprobs) : null }]);
+  }
+  toolCall(index: number, callIndex: number, id: string, name: string): ChatCompletionChunk {
+    const call = { index: callIndex, id, type: "function" as const, function: { name, arguments: "" } };
+    return this.chunk([{ index, delta: { tool_calls: [call] }, finish_reason: null, logprobs: null }]);
+  }
+  toolArguments(index: number, callIndex: number, text: string): ChatCompletionChunk {
+    return this.chunk([{ index, delta: { tool_calls: [{ index: callIndex, function: { arguments: text } }] }, finish_reason: null, logprobs: null }]);
   }
   finish(index: number, reason: FinishReason, usage?: Usage): ChatCompletionChunk {
     return this.chunk([{ index, delta: {}, finish_reason: reason, logprobs: null }], usage);

@@ -1,7 +1,8 @@
 import { randomInt } from "node:crypto";
-import type { ChatMessage, GenerationRequest, SamplingOptions } from "../../engine/types.js";
-import { invalidRequest, unsupportedField } from "../errors.js";
+import type { ChatMessage, GenerationRequest, SamplingOptions, ToolCall } from "../../engine/types.js";
+import { invalidRequest } from "../errors.js";
 import { toSamplerExtensions } from "./toSamplerExtensions.js";
+import { toOutputFormat, toToolsRequest } from "./toStructuredOutput.js";
 import type { ChatCompletionRequest, GenerationFields, WireContent, WireMessage } from "../protocol/chatCompletionRequest.js";
 
 /** OpenAI / provider defaults, applied when a field is absent or null. */
@@ -30,14 +31,9 @@ function contentText(c: WireContent | null | undefined, param: string): string {
     .join("\n");
 }
 
-/** Assistant tool calls from earlier turns, rendered as the JSON the model would have written. */
-function toolCallsText(calls: readonly unknown[]): string {
-  return calls
-    .map((call) => {
-      const fn = (call as { function?: { name?: unknown; arguments?: unknown } }).function;
-      return JSON.stringify({ name: fn?.name, arguments: fn?.arguments });
-    })
-    .join("\n");
+function toToolCalls(calls: WireMessage["tool_calls"]): ToolCall[] | undefined {
+  if (!calls || calls.length === 0) return undefined;
+  return calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
 }
 
 export function toChatMessages(messages: readonly WireMessage[]): ChatMessage[] {
@@ -45,40 +41,50 @@ export function toChatMessages(messages: readonly WireMessage[]): ChatMessage[] 
     const param = `messages[${i}]`;
     if (m.role === "tool") {
       if (!m.tool_call_id) throw invalidRequest("A tool message needs a 'tool_call_id'.", `${param}.tool_call_id`);
-      const prev = messages[i - 1];
-      const follows = prev && (prev.role === "tool" || (prev.role === "assistant" && (prev.tool_calls?.length ?? 0) > 0));
-      if (!follows) {
+      // The calls this result may answer: those of the assistant turn before the run of tool messages.
+      let j = i - 1;
+      while (j >= 0 && messages[j]?.role === "tool") j--;
+      const calls = messages[j]?.role === "assistant" ? (messages[j]?.tool_calls ?? []) : [];
+      if (calls.length === 0) {
         throw invalidRequest(
           "A tool message must follow an assistant message with 'tool_calls' (or another tool message).",
           `${param}.role`,
         );
       }
+      if (!calls.some((c) => c.id === m.tool_call_id)) {
+        throw invalidRequest(`'tool_call_id' ${m.tool_call_id} matches none of the preceding assistant message's tool_calls.`, `${param}.tool_call_id`);
+      }
     }
     if (m.role !== "assistant" && (m.content === null || m.content === undefined)) {
       throw invalidRequest(`A ${m.role} message needs 'content'.`, `${param}.content`);
     }
-    let text = contentText(m.content, `${param}.content`);
-    if (m.role === "assistant" && m.tool_calls && m.tool_calls.length > 0) {
-      text = [text, toolCallsText(m.tool_calls)].filter((s) => s !== "").join("\n");
+    const toolCalls = m.role === "assistant" ? toToolCalls(m.tool_calls) : undefined;
+    if (toolCalls) {
+      toolCalls.forEach((c, k) => {
+        try {
+          JSON.parse(c.arguments === "" ? "{}" : c.arguments);
+        } catch {
+          throw invalidRequest("Tool call arguments must be a JSON string.", `${param}.tool_calls[${k}].function.arguments`);
+        }
+      });
     }
-    return { role: m.role === "developer" ? "system" : m.role, content: text };
+    return {
+      role: m.role === "developer" ? "system" : m.role,
+      content: contentText(m.content, `${param}.content`),
+      ...(toolCalls ? { toolCalls } : {}),
+    };
   });
 }
 
-/** Fields the provider documents that a later issue implements: refuse them loudly, never ignore. */
-function rejectNotYetSupported(r: ChatCompletionRequest): void {
-  if (Array.isArray(r.tools) ? r.tools.length > 0 : r.tools !== undefined && r.tools !== null) {
-    throw unsupportedField("tools", "tool calling is not available yet.");
+/** logprobs / top_logprobs → how many alternatives per token, or undefined. */
+function toLogprobs(r: ChatCompletionRequest): { top: number } | undefined {
+  if (r.logprobs !== true) {
+    if (r.top_logprobs !== undefined && r.top_logprobs !== null) {
+      throw invalidRequest("'top_logprobs' needs 'logprobs' set to true.", "top_logprobs");
+    }
+    return undefined;
   }
-  if (r.tool_choice !== undefined && r.tool_choice !== null && r.tool_choice !== "none") {
-    throw unsupportedField("tool_choice");
-  }
-  const rf = r.response_format as { type?: unknown } | null | undefined;
-  if (rf !== undefined && rf !== null && rf.type !== "text") {
-    throw unsupportedField("response_format", "only {\"type\":\"text\"} is available yet.");
-  }
-  if (r.logprobs !== undefined && r.logprobs !== null && r.logprobs !== false) throw unsupportedField("logprobs");
-  if (r.top_logprobs !== undefined && r.top_logprobs !== null) throw unsupportedField("top_logprobs");
+  return { top: r.top_logprobs ?? 0 };
 }
 
 /** A uint32 seed: the client's (wrapped), or a fresh random one — never the wall-clock second. */
@@ -119,7 +125,7 @@ export function toGenerationRequest(
   tokenize: (text: string) => number[],
   defaults: SamplingDefaults = {},
 ): GenerationRequest {
-  rejectNotYetSupported(r);
+  const tools = toToolsRequest(r);
   return {
     model: modelId,
     prompt: { type: "chat", messages: toChatMessages(r.messages) },
@@ -127,6 +133,9 @@ export function toGenerationRequest(
     stopSequences: toStopSequences(r.stop),
     choices: r.n ?? 1,
     sampling: toSampling(r, tokenize, defaults),
+    tools,
+    format: toOutputFormat(r, tools),
+    logprobs: toLogprobs(r),
     signal,
   };
 }
