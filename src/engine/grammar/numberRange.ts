@@ -17,7 +17,7 @@ export interface Bounds {
 const MAX_DIGITS = 16;
 const FRACTION = `("." [0-9]{1,${MAX_DIGITS}})`;
 /** A fraction with a non-zero digit: the value is strictly above its integer part. */
-const NONZERO_FRACTION = `("." [0-9]{0,${MAX_DIGITS - 1}} [1-9])`;
+const NONZERO_FRACTION = `("." "0"{0,${MAX_DIGITS - 1}} [1-9] [0-9]{0,${MAX_DIGITS - 1}})`;
 const ZERO_FRACTION = `("." "0"{1,${MAX_DIGITS}})`;
 
 /** Digits of a non-negative integer in [lo, hi] (hi undefined: no upper bound), as a regex source. */
