@@ -1,4 +1,5 @@
 import { mkdtempSync } from "node:fs";
+import { Agent, request } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -24,7 +25,9 @@ const messages = [{ role: "user" as const, content: "Hello!" }];
 /**
  * Server overhead = mean latency of a 1-token completion over HTTP (auth, validation, ledger,
  * scheduling, JSON) minus the same generation called on the engine directly, on the tiny
- * model in one process. RSS: a separate server process, measured after a warm-up and after
+ * model in one process. The client is node:http with a keep-alive agent, the lightest real
+ * HTTP client: it shares the process (and the 2 cores), so a heavier one (fetch/undici costs
+ * ~1 ms a request here) would be counted as server overhead. RSS: a separate server process, measured after a warm-up and after
  * `n` more requests.
  */
 export async function measureOverheadAndRss(n: number): Promise<OverheadResult> {
@@ -42,12 +45,20 @@ export async function measureOverheadAndRss(n: number): Promise<OverheadResult> 
     choices: 1,
     sampling: { temperature: 1, topP: 1, topK: 0, minP: 0, seed: 1, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
   };
+  const url = new URL(`${running.url}/v1/chat/completions`);
+  const agent = new Agent({ keepAlive: true });
+  const body = JSON.stringify({ model: MODEL_ID, messages, max_tokens: 1, seed: 1 });
   const http = () =>
-    fetch(`${running.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL_ID, messages, max_tokens: 1, seed: 1 }),
-    }).then((r) => r.json());
+    new Promise<unknown>((resolve, reject) => {
+      const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
   const direct = async () => {
     for await (const _ of engine.generate(req)) {
       // consume
@@ -67,6 +78,7 @@ export async function measureOverheadAndRss(n: number): Promise<OverheadResult> 
     engineMs += await time(direct, n / rounds / 2);
     httpMs += await time(http, n / rounds / 2);
   }
+  agent.destroy();
   await running.close();
 
   const server = await startLunaris({ model: tinyModelPath(), threads: os.availableParallelism(), slots: 4, ctxPerSlot: 1024 }, dataDir);

@@ -151,6 +151,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
       parallel: cfg.parallel,
       contextSize: cfg.ctxSize,
       batchSize: cfg.batchSize,
+      flashAttention: cfg.flashAttention === "on",
       maxQueue: cfg.maxQueue,
       queueTimeoutMs: cfg.queueTimeoutMs,
       log: (m) => log.info(m),

@@ -16,6 +16,7 @@ export const serveConfigSchema = z.object({
   /** Tokens of context per sequence; default the model's training context. */
   ctxSize: z.coerce.number().int().min(256).optional(),
   batchSize: z.coerce.number().int().min(16).optional(),
+  flashAttention: z.enum(["on", "off"]).default("on"),
   maxQueue: z.coerce.number().int().min(0).default(64),
   queueTimeoutMs: z.coerce.number().int().min(100).default(120_000), // 2 min
   requestTimeoutMs: z.coerce.number().int().min(100).default(600_000), // 10 min

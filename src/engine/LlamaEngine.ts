@@ -40,6 +40,11 @@ export interface LlamaEngineOptions {
   contextSize?: number | undefined;
   /** Tokens per llama_decode; also the prefill chunk that running streams wait behind. */
   batchSize?: number | undefined;
+  /**
+   * Flash attention: on CPU too it is faster once contexts grow (measured on the 1B shape: a
+   * 400-token prefill after 2,600 cached tokens 7.3 → 6.1 s), and llama-server enables it by default.
+   */
+  flashAttention?: boolean | undefined;
   maxQueue: number;
   queueTimeoutMs: number;
   log: (message: string) => void;
@@ -91,13 +96,14 @@ export class LlamaEngine implements Engine {
       contextSize,
       batchSize: o.batchSize ?? (onGpu ? 2048 : 256),
       threads,
-      flashAttention: onGpu,
+      flashAttention: o.flashAttention ?? true,
     });
     const device = onGpu ? (await llama.getGpuDeviceNames()).join(", ") : `CPU, ${threads} threads`;
     o.log(
       `engine: ${llama.gpu === false ? "cpu" : llama.gpu} backend on ${device}; ` +
         `${model.gpuLayers}/${model.fileInsights.totalLayers} layers offloaded; ` +
-        `${sequences} sequences × ${context.contextSize} tokens; loaded in ${Date.now() - started} ms`,
+        `${sequences} sequences × ${context.contextSize} tokens; flash attention ${context.flashAttention ? "on" : "off"}; ` +
+        `loaded in ${Date.now() - started} ms`,
     );
     const t = model.tokens;
     const tok = (s: string): number => {
