@@ -10,7 +10,8 @@ import { createRequire } from "node:module";
  * engine runs, built once into a cache folder, without network.
  */
 export const BENCH_CACHE = path.resolve(".cache/bench");
-const SRC = path.join(BENCH_CACHE, "llama.cpp");
+export const LLAMA_CPP_SRC = path.join(BENCH_CACHE, "llama.cpp");
+const SRC = LLAMA_CPP_SRC;
 const BUILD = path.join(SRC, "build");
 const TARGETS = ["llama-server", "llama-quantize", "llama-batched-bench"] as const;
 
@@ -25,8 +26,8 @@ function run(cmd: string, args: string[], cwd?: string): void {
   execFileSync(cmd, args, { cwd, stdio: ["ignore", "inherit", "inherit"] });
 }
 
-export function ensureLlamaCppTools(): void {
-  if (TARGETS.every((t) => existsSync(toolPath(t)))) return;
+/** llama.cpp's source at node-llama-cpp's commit, checked out of the bundle the package ships. */
+export function ensureLlamaCppSource(): string {
   mkdirSync(BENCH_CACHE, { recursive: true });
   if (!existsSync(path.join(SRC, ".git"))) {
     // The package's main entry is dist/index.js; the bundle sits in its llama/ folder.
@@ -34,6 +35,12 @@ export function ensureLlamaCppTools(): void {
     const bundle = path.join(main, "..", "..", "llama", "gitRelease.bundle");
     run("git", ["clone", "--quiet", bundle, SRC]);
   }
+  return SRC;
+}
+
+export function ensureLlamaCppTools(): void {
+  if (TARGETS.every((t) => existsSync(toolPath(t)))) return;
+  ensureLlamaCppSource();
   run("cmake", [
     "-S", SRC, "-B", BUILD,
     "-DCMAKE_BUILD_TYPE=Release",

@@ -1,3 +1,4 @@
+import os from "node:os";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
@@ -18,6 +19,9 @@ export interface ServerSettings {
   threads: number;
   slots: number;
   ctxPerSlot: number;
+  /** Lunaris only: the GPU backend (default off: CPU comparisons) and tokens per decode step. */
+  gpu?: "cuda" | "vulkan" | "off";
+  batchSize?: number;
 }
 
 async function freePort(): Promise<number> {
@@ -64,10 +68,12 @@ export async function startLunaris(s: ServerSettings, dataDir: string): Promise<
     [
       "--import", "tsx", "src/cli/main.ts", "serve",
       "--model", s.model, "--port", String(port), "--threads", String(s.threads), "--parallel", String(s.slots),
-      "--ctx-size", String(s.ctxPerSlot), "--gpu", "off", "--data-dir", dataDir, "--log-level", "warn",
+      "--ctx-size", String(s.ctxPerSlot), "--gpu", s.gpu ?? "off", "--data-dir", dataDir, "--log-level", "warn",
+      ...(s.batchSize ? ["--batch-size", String(s.batchSize)] : []),
       "--max-queue", "256",
     ],
-    { stdio: ["ignore", "ignore", "inherit"] },
+    // What bin/lunaris.js sets for users: a libuv pool as wide as the machine (sampling runs there).
+    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, os.availableParallelism())) } },
   );
   await waitHealthy(`http://127.0.0.1:${port}`, child);
   return wrap("lunaris", child, port);

@@ -124,22 +124,29 @@ export async function promptProcessing(base: string, words: number): Promise<{ p
 
 export interface ConcurrencyResult {
   concurrency: number;
+  /** Output tokens over the wall time, prefills included. */
   aggregateTps: number;
+  /** Output tokens after the first, over the time from the last first token to the last token (llama-batched-bench's S_TG). */
+  decodeTps: number;
+  meanPromptTokens: number;
   ttftP50Ms: number;
   ttftP90Ms: number;
   itlMs: number;
 }
 
 /** `c` streams at once, each `maxTokens` long: aggregate output tokens/s over the wall time. */
-export async function concurrent(base: string, c: number, maxTokens: number): Promise<ConcurrencyResult> {
+export async function concurrent(base: string, c: number, maxTokens: number, promptWords = 8): Promise<ConcurrencyResult> {
   const started = performance.now();
-  const runs = await Promise.all(Array.from({ length: c }, () => streamChat(base, [{ role: "user", content: randomWords(8) }], maxTokens)));
+  const runs = await Promise.all(Array.from({ length: c }, () => streamChat(base, [{ role: "user", content: randomWords(promptWords) }], maxTokens)));
   const wallMs = performance.now() - started;
   const tokens = runs.reduce((a, r) => a + r.completionTokens, 0);
+  const decodeWindowMs = Math.max(...runs.map((r) => r.totalMs)) - Math.max(...runs.map((r) => r.ttftMs));
   const itl = runs.filter((r) => r.completionTokens > 1).map((r) => r.decodeMs / (r.completionTokens - 1));
   return {
     concurrency: c,
     aggregateTps: (tokens * 1000) / wallMs,
+    decodeTps: ((tokens - runs.length) * 1000) / Math.max(1, decodeWindowMs),
+    meanPromptTokens: runs.reduce((a, r) => a + r.promptTokens, 0) / runs.length,
     ttftP50Ms: percentile(runs.map((r) => r.ttftMs), 50),
     ttftP90Ms: percentile(runs.map((r) => r.ttftMs), 90),
     itlMs: itl.reduce((a, x) => a + x, 0) / Math.max(1, itl.length),

@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel, type Token, getLlama } from "node-llama-cpp";
 import { type Llama3Specials, renderLlama3Prompt } from "./chatPrompt.js";
+import { hasNvidiaGpu, missingCudaLibraries } from "./cudaCheck.js";
 import { EngineError, contextOverflow } from "./errors.js";
 import { EventChannel } from "./EventChannel.js";
 import type { ChoiceJob, OutputMode } from "./Generation.js";
@@ -80,25 +81,44 @@ export class LlamaEngine implements Engine {
   static async load(o: LlamaEngineOptions): Promise<LlamaEngine> {
     const threads = o.threads ?? defaultThreads();
     const started = Date.now();
-    const llama = await getLlama({
-      gpu: o.gpu === "off" ? false : o.gpu,
-      build: "never", // never compile at runtime: prebuilt or a build made by `lunaris` beforehand
-      maxThreads: threads,
-      logLevel: "error" as never,
-    });
+    let llama: Llama;
+    try {
+      llama = await getLlama({
+        gpu: o.gpu === "off" ? false : o.gpu,
+        build: "never", // never compile at runtime: prebuilt or a build made by `lunaris` beforehand
+        maxThreads: threads,
+        logLevel: "error" as never,
+      });
+    } catch (e) {
+      if (o.gpu !== "cuda") throw e;
+      const missing = missingCudaLibraries();
+      throw new Error(
+        `--gpu cuda: node-llama-cpp could not load its CUDA build (${(e as Error).message.split("\n")[0]}).` +
+          (missing.length > 0 ? ` Missing: ${missing.join("; ")}.` : "") +
+          " See the README's GPU section, or run with --gpu auto to fall back to the CPU.",
+      );
+    }
     const onGpu = llama.gpu !== false;
+    if (!onGpu && o.gpu === "auto" && hasNvidiaGpu()) {
+      const missing = missingCudaLibraries();
+      o.log(`engine: an NVIDIA GPU is present but CUDA is not usable, running on the CPU. Missing: ${missing.join("; ") || "unknown (run: npx node-llama-cpp inspect gpu)"}`);
+    }
     const model = await llama.loadModel({ modelPath: o.modelPath, gpuLayers: onGpu ? "auto" : 0 });
     const trainContext = model.trainContextSize;
     const contextSize = Math.min(o.contextSize ?? trainContext, trainContext);
-    const sequences = o.parallel ?? (onGpu ? 16 : 4);
+    const batchSize = o.batchSize ?? (onGpu ? 2048 : 256);
+    const sequences = o.parallel ?? (onGpu ? await sequencesForVram(llama, model, contextSize, batchSize) : 4);
     const context = await model.createContext({
       sequences,
       contextSize,
-      batchSize: o.batchSize ?? (onGpu ? 2048 : 256),
+      batchSize,
       threads,
       flashAttention: o.flashAttention ?? true,
     });
-    const device = onGpu ? (await llama.getGpuDeviceNames()).join(", ") : `CPU, ${threads} threads`;
+    const vram = onGpu ? await llama.getVramState() : null;
+    const device = onGpu
+      ? `${(await llama.getGpuDeviceNames()).join(", ")} (${gib(vram?.used ?? 0)} of ${gib(vram?.total ?? 0)} GiB VRAM in use)`
+      : `CPU, ${threads} threads`;
     o.log(
       `engine: ${llama.gpu === false ? "cpu" : llama.gpu} backend on ${device}; ` +
         `${model.gpuLayers}/${model.fileInsights.totalLayers} layers offloaded; ` +
@@ -267,6 +287,41 @@ export class LlamaEngine implements Engine {
     await this.llamaModel.dispose();
     await this.llama.dispose();
   }
+}
+
+function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(1);
+}
+
+/** Most sequences a GPU can hold, at most 64 (llama.cpp's batched decode flattens out beyond). */
+const MAX_GPU_SEQUENCES = 64;
+
+/**
+ * Default `--parallel` on a GPU: as many full-context sequences as the free VRAM holds after
+ * the model (node-llama-cpp's own estimate of KV cache and compute buffers, 10% kept free),
+ * between 1 and 64. An 8B bf16 model on an H200 gets 64 sequences of 8,192 tokens.
+ */
+async function sequencesForVram(llama: Llama, model: LlamaModel, contextSize: number, batchSize: number): Promise<number> {
+  const { free } = await llama.getVramState();
+  const fits = async (n: number) => {
+    const need = await model.fileInsights.estimateContextResourceRequirementsV2({
+      contextSize,
+      sequences: n,
+      modelGpuLayers: model.gpuLayers,
+      batchSize,
+      flashAttention: true,
+    });
+    return need.gpuVram <= free * 0.9;
+  };
+  let lo = 1;
+  let hi = MAX_GPU_SEQUENCES;
+  if (!(await fits(lo))) return 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (await fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 function quantizationName(model: LlamaModel): string {
