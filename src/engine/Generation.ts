@@ -141,12 +141,24 @@ export class Generation {
     if (this.model.isEogToken(token)) return this.finish(this.endReason());
     if (this.job.logprobs && this.mode !== "tools") this.pendingLogprobs.push(this.logprob(r.value, this.job.logprobs));
     const delta = this.text.push(token);
+    if (this.text.hitStop) this.dropLogprobsAfter(delta.length);
     if (this.mode === "pending") await this.decide(delta);
     else this.emit(delta);
     if (this.text.hitStop) return this.finish("stopSequence");
     if (this.generated.length >= this.job.maxTokens) {
       return this.finish(this.job.limitedByContext ? "contextFull" : "maxTokens");
     }
+  }
+
+  /** A stop sequence cut the text `kept` characters into the unreleased part: tokens that start after the cut are not output. */
+  private dropLogprobsAfter(kept: number): void {
+    let at = 0;
+    const keep = this.pendingLogprobs.findIndex((e) => {
+      const starts = at;
+      at += e.text.length;
+      return starts >= kept;
+    });
+    if (keep !== -1) this.pendingLogprobs.length = keep;
   }
 
   private endReason(): StopReason {

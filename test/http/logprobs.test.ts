@@ -57,6 +57,22 @@ describe("chat logprobs", () => {
     assert.equal(plain.choices[0].message.content, r.choices[0].message.content, "asking for logprobs does not change the text");
   });
 
+  it("a stop sequence cuts the logprobs with the text", async () => {
+    const body = { ...chat, max_tokens: 12, temperature: 0, logprobs: true };
+    const full = await readJson(await srv.post("/v1/openai/chat/completions", body));
+    const text: string = full.choices[0].message.content;
+    const stop = text.slice(Math.floor(text.length / 2), Math.floor(text.length / 2) + 3);
+    const cut = await readJson(await srv.post("/v1/openai/chat/completions", { ...body, stop }));
+    const content: string = cut.choices[0].message.content;
+    assert.equal(content, text.slice(0, text.indexOf(stop)));
+    const entries = cut.choices[0].logprobs.content;
+    const joined = entries.map((e: Json) => e.token).join("");
+    assert.ok(joined.startsWith(content), "every output token is there");
+    assert.ok(entries.length < full.choices[0].logprobs.content.length, "tokens after the cut are not");
+    const lastStart = joined.length - entries.at(-1).token.length;
+    assert.ok(lastStart < Math.max(1, content.length), "the last entry starts inside the returned text");
+  });
+
   it("streamed: each content chunk carries its tokens' logprobs, the same as the plain response", async () => {
     const body = { ...chat, logprobs: true, top_logprobs: 2 };
     const plain = await readJson(await srv.post("/v1/openai/chat/completions", body));
