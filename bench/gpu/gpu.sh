@@ -26,6 +26,11 @@ else SHAPE="${SHAPE:-lunaris}"; TYPE="${TYPE:-bf16}"; STREAMS="${STREAMS:-1,16,6
 MODEL="$WORK/$SHAPE-$TYPE.gguf"
 LLAMA="$ROOT/node_modules/node-llama-cpp/llama"
 
+# Build options: node-llama-cpp names a local build after them and finds it at run time only when
+# the same options are set, so they hold for both phases.
+export NODE_LLAMA_CPP_CMAKE_OPTION_LLAMA_BUILD_TOOLS=ON
+[ "$GPU" = cuda ] && export NODE_LLAMA_CPP_CMAKE_OPTION_CMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH"
+
 mkdir -p "$WORK/bin" "$OUT"
 cd "$ROOT"
 log() { echo "[gpu.sh $(date +%T)] $*" | tee -a "$OUT/gpu.log" >&2; }
@@ -57,8 +62,6 @@ SHIM
 build() {
   if [ "$GPU" = off ]; then gpu_flag=false; else gpu_flag="$GPU"; fi
   log "building node-llama-cpp for gpu=$gpu_flag (with llama-batched-bench from the same build)"
-  export NODE_LLAMA_CPP_CMAKE_OPTION_LLAMA_BUILD_TOOLS=ON
-  [ "$GPU" = cuda ] && export NODE_LLAMA_CPP_CMAKE_OPTION_CMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH"
   local started=$SECONDS
   node node_modules/node-llama-cpp/dist/cli/cli.js source build --gpu "$gpu_flag" --noUsageExample >> "$OUT/gpu.log" 2>&1 \
     || { tail -n 40 "$OUT/gpu.log" >&2; exit 1; }

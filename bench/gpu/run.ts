@@ -30,7 +30,8 @@ const streams = (a.streams ?? "1,16,64").split(",").map(Number);
 const promptTokens = Number(a.prompt);
 const newTokens = Number(a.tokens);
 const maxStreams = Math.max(...streams);
-const ctxPerSlot = promptTokens + newTokens + 64;
+// The server needs at least 256 tokens per sequence.
+const ctxPerSlot = Math.max(256, promptTokens + newTokens + 64);
 const out = path.resolve(a.out ?? ".");
 mkdirSync(out, { recursive: true });
 
