@@ -27,8 +27,9 @@ export interface BenchResult {
 }
 
 const f = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? "–" : x.toFixed(d));
+/** A zero means that server's run failed (e.g. llama-server's stream errors): no ratio then. */
 const ratio = (a: number | undefined, b: number | undefined, higherIsBetter = true) =>
-  a === undefined || b === undefined ? "–" : `${(higherIsBetter ? a / b : b / a).toFixed(2)}×`;
+  a === undefined || b === undefined ? "–" : a === 0 || b === 0 ? "run failed" : `${(higherIsBetter ? a / b : b / a).toFixed(2)}×`;
 
 export function toMarkdown(r: BenchResult): string {
   const us = r.lunaris;
