@@ -30,7 +30,7 @@ export function registerServe(program: Command): void {
     .option("--host <host>", "address to bind", process.env.LUNARIS_HOST ?? "127.0.0.1")
     .option("--port <port>", "port", process.env.LUNARIS_PORT ?? "8080")
     .option("--gpu <auto|cuda|vulkan|off>", "GPU backend", process.env.LUNARIS_GPU ?? "auto")
-    .option("--parallel <n>", "parallel sequences (default: 4 on CPU, 16 on GPU)")
+    .option("--parallel <n>", "parallel sequences (default: 4 on CPU; on a GPU as many as free VRAM holds, up to 64)")
     .option("--threads <n>", "CPU threads (default: all cores)")
     .option("--ctx-size <tokens>", "context per sequence (default: the model's, 8192)")
     .option("--batch-size <tokens>", "tokens per decode step (default: 256 on CPU, 2048 on GPU)")

@@ -35,7 +35,7 @@ export interface LlamaEngineOptions {
   gpu: GpuChoice;
   /** CPU threads; default: the machine's cores (llama.cpp's own default of 4 oversubscribes small VMs). */
   threads?: number | undefined;
-  /** Parallel sequences (slots); default 4 on CPU (only 4-wide batches pay off there), 16 on GPU. */
+  /** Parallel sequences (slots); default 4 on CPU (only 4-wide batches pay off there); on a GPU as many as the free VRAM holds, up to 64. */
   parallel?: number | undefined;
   /** Context per sequence, in tokens; default: the model's training context. */
   contextSize?: number | undefined;
