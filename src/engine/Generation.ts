@@ -139,7 +139,10 @@ export class Generation {
     this.phase = "decode";
     this.generated.push(token);
     if (this.model.isEogToken(token)) return this.finish(this.endReason());
-    if (this.job.logprobs && this.mode !== "tools") this.pendingLogprobs.push(this.logprob(r.value, this.job.logprobs));
+    if (this.job.logprobs && this.mode !== "tools") {
+      const v = r.value;
+      this.pendingLogprobs.push(describeLogprob(v.token, v.probabilities, v.probabilities?.get(v.token) ?? v.confidence ?? 0, this.job.logprobs));
+    }
     const delta = this.text.push(token);
     if (this.text.hitStop) this.dropLogprobsAfter(delta.length);
     if (this.mode === "pending") await this.decide(delta);
@@ -199,10 +202,6 @@ export class Generation {
     const held = this.heldText;
     this.heldText = "";
     this.emit(held);
-  }
-
-  private logprob(v: Sampled, want: { top: number; tokenBytes: TokenBytes }): TokenLogprob {
-    return describeLogprob(v.token, v.probabilities, v.probabilities?.get(v.token) ?? v.confidence ?? 0, want);
   }
 
   /**

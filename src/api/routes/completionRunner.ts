@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { GenerationEvent, GenerationRequest, TokenLogprob, ToolCall } from "../../engine/types.js";
 
-type StartEvent = Extract<GenerationEvent, { type: "start" }>;
+export type StartEvent = Extract<GenerationEvent, { type: "start" }>;
 import type { ApiDeps, AppEnv } from "../deps.js";
 import { ApiError, toApiError } from "../errors.js";
 import type { FinishReason, Usage } from "../protocol/chatCompletionResponse.js";

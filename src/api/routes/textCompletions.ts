@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { GenerationEvent, PromptInput } from "../../engine/types.js";
+import type { PromptInput } from "../../engine/types.js";
 import type { FinishReason, Usage } from "../protocol/chatCompletionResponse.js";
 import type { ApiDeps, AppEnv } from "../deps.js";
 import { unsupportedField } from "../errors.js";
@@ -16,10 +16,8 @@ import { parseWith } from "../protocol/parseWith.js";
 import { newCompletionId } from "../translate/toChatCompletion.js";
 import { toSampling, toStopSequences } from "../translate/toGenerationRequest.js";
 import { concatLegacyLogprobs, toLegacyLogprobs } from "../translate/toTextCompletion.js";
-import { type CompletionFormat, runCompletion } from "./completionRunner.js";
+import { type CompletionFormat, type StartEvent, runCompletion } from "./completionRunner.js";
 import { reportIgnored } from "./reportIgnored.js";
-
-type StartEvent = Extract<GenerationEvent, { type: "start" }>;
 
 interface TextOptions {
   /** The prompt's text, returned before each completion when `echo` is set. */

@@ -71,3 +71,21 @@ export function classChar(code: number): string {
   if (code > 0xffff) return `\\U${code.toString(16).padStart(8, "0")}`;
   return ch;
 }
+
+const built = new Map<string, string>();
+const BUILT_KEEP = 64;
+
+/**
+ * Grammar text by the JSON of what it was built from. The API checks a schema by converting it
+ * and the engine converts it again to compile it, and agents send the same tools every turn:
+ * the conversion runs once. Least recently used entries go first.
+ */
+export function memoGrammar(source: unknown, build: () => string): string {
+  const key = JSON.stringify(source);
+  let text = built.get(key);
+  if (text !== undefined) built.delete(key);
+  else text = build();
+  built.set(key, text);
+  if (built.size > BUILT_KEEP) built.delete(built.keys().next().value as string);
+  return text;
+}

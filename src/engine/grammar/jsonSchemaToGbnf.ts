@@ -1,5 +1,5 @@
 import { UnsupportedSchema } from "./errors.js";
-import { GbnfRules, literal } from "./gbnf.js";
+import { GbnfRules, literal, memoGrammar } from "./gbnf.js";
 import { numberRangeGbnf } from "./numberRange.js";
 import { UnsupportedPattern, jsonCharRule, patternToGbnf, regexToGbnf } from "./regexToGbnf.js";
 
@@ -304,9 +304,11 @@ function escapePointer(key: string): string {
 
 /** A complete grammar whose root is a value valid against `schema`. */
 export function jsonSchemaToGbnf(schema: unknown): string {
-  const c = new Converter((typeof schema === "object" && schema !== null ? schema : {}) as Schema);
-  c.rules.define("root", c.visit(schema, "#", "root-value"));
-  return c.rules.toString();
+  return memoGrammar({ schema }, () => {
+    const c = new Converter((typeof schema === "object" && schema !== null ? schema : {}) as Schema);
+    c.rules.define("root", c.visit(schema, "#", "root-value"));
+    return c.rules.toString();
+  });
 }
 
 /** Any JSON object: response_format {"type":"json_object"}. */

@@ -1,5 +1,5 @@
 import { schemaRules } from "../grammar/jsonSchemaToGbnf.js";
-import { literal } from "../grammar/gbnf.js";
+import { literal, memoGrammar } from "../grammar/gbnf.js";
 import type { ChatMessage, ToolCall, ToolsRequest, ToolSpec } from "../types.js";
 
 /**
@@ -61,6 +61,10 @@ export function toolCallsText(calls: readonly ToolCall[]): string {
  * arguments constrained by each tool's JSON Schema, so they always parse and validate.
  */
 export function toolCallGrammar(req: ToolsRequest): string {
+  return memoGrammar({ tools: req }, () => buildToolCallGrammar(req));
+}
+
+function buildToolCallGrammar(req: ToolsRequest): string {
   const { rules, add } = schemaRules();
   const tools = req.choice.type === "function" ? req.tools.filter((t) => t.name === (req.choice as { name: string }).name) : req.tools;
   const ws = rules.add("ws", `| " " | "\\n" [ \\t]{0,20}`);
