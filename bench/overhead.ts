@@ -8,12 +8,17 @@ import type { GenerationRequest } from "../src/engine/types.js";
 import { startServer } from "../src/server.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
 import { rssMiB, startLunaris } from "./servers.js";
-import { MODEL_ID } from "./workloads.js";
+import { MODEL_ID, percentile } from "./workloads.js";
+
+const mean = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length);
 
 export interface OverheadResult {
   requests: number;
   engineMeanMs: number;
   httpMeanMs: number;
+  engineMedianMs: number;
+  httpMedianMs: number;
+  /** Median HTTP latency minus median engine latency. */
   overheadMs: number;
   rssAfterWarmupMiB: number;
   rssAfter500MiB: number;
@@ -23,8 +28,8 @@ export interface OverheadResult {
 const messages = [{ role: "user" as const, content: "Hello!" }];
 
 /**
- * Server overhead = mean latency of a 1-token completion over HTTP (auth, validation, ledger,
- * scheduling, JSON) minus the same generation called on the engine directly, on the tiny
+ * Server overhead = median latency of a 1-token completion over HTTP (auth, validation, ledger,
+ * scheduling, JSON) minus the median of the same generation called on the engine directly, on the tiny
  * model in one process. The client is node:http with a keep-alive agent, the lightest real
  * HTTP client: it shares the process (and the 2 cores), so a heavier one (fetch/undici costs
  * ~1 ms a request here) would be counted as server overhead. RSS: a separate server process, measured after a warm-up and after
@@ -64,19 +69,22 @@ export async function measureOverheadAndRss(n: number): Promise<OverheadResult> 
       // consume
     }
   };
-  const time = async (fn: () => Promise<unknown>, count: number) => {
-    for (let i = 0; i < 20; i++) await fn(); // warm-up
-    const t = performance.now();
-    for (let i = 0; i < count; i++) await fn();
-    return (performance.now() - t) / count;
-  };
-  // Interleave rounds so drift on a busy machine hits both sides alike.
-  let engineMs = 0;
-  let httpMs = 0;
-  const rounds = 5;
-  for (let r = 0; r < rounds; r++) {
-    engineMs += await time(direct, n / rounds / 2);
-    httpMs += await time(http, n / rounds / 2);
+  // One engine call and one HTTP call in turn, each timed alone: drift and noisy neighbours on a
+  // shared VM hit both sides alike, and medians keep a stray GC pause or preemption from
+  // deciding the figure (means are reported too).
+  for (let i = 0; i < 20; i++) {
+    await direct();
+    await http();
+  }
+  const engineMs: number[] = [];
+  const httpMs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let t = performance.now();
+    await direct();
+    engineMs.push(performance.now() - t);
+    t = performance.now();
+    await http();
+    httpMs.push(performance.now() - t);
   }
   agent.destroy();
   await running.close();
@@ -95,9 +103,11 @@ export async function measureOverheadAndRss(n: number): Promise<OverheadResult> 
     const afterRss = rssMiB(server.pid);
     return {
       requests: n,
-      engineMeanMs: engineMs / rounds,
-      httpMeanMs: httpMs / rounds,
-      overheadMs: (httpMs - engineMs) / rounds,
+      engineMeanMs: mean(engineMs),
+      httpMeanMs: mean(httpMs),
+      engineMedianMs: percentile(engineMs, 50),
+      httpMedianMs: percentile(httpMs, 50),
+      overheadMs: percentile(httpMs, 50) - percentile(engineMs, 50),
       rssAfterWarmupMiB: before,
       rssAfter500MiB: afterRss,
       rssChangePct: ((afterRss - before) / before) * 100,

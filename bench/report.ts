@@ -7,6 +7,9 @@ export interface ServerResult {
   promptTokens: number;
   concurrency: ConcurrencyResult[];
   turnTtftMs: number[];
+  /** Per turn: the prompt's length, and how many of its tokens the server evaluated (the rest came from its cache). */
+  turnPromptTokens: number[];
+  turnReadTokens: number[];
   rssIdleMiB: number;
   rssLoadMiB: number;
   /** Streams cut short by a server-side error (their tokens until then still count). */
@@ -48,6 +51,8 @@ export function toMarkdown(r: BenchResult): string {
   const turnRatio = (s: ServerResult | null) => (s ? f((s.turnTtftMs.at(-1) ?? 0) / (s.turnTtftMs[0] ?? 1), 2) : "–");
   rows.push(["multi-turn TTFT per turn (s)", turns(us), turns(them), ""]);
   rows.push(["  last turn / first turn", turnRatio(us), turnRatio(them), ""]);
+  const read = (s: ServerResult | null) => (s?.turnReadTokens ? s.turnReadTokens.map((n, i) => `${n}/${s.turnPromptTokens[i]}`).join(", ") : "–");
+  rows.push(["  prompt tokens evaluated / in the prompt", read(us), read(them), ""]);
   rows.push(["streams ended by a server error", String(us?.streamErrors ?? "–"), String(them?.streamErrors ?? "–"), ""]);
   rows.push(["RSS idle / under load (MiB)", `${us?.rssIdleMiB ?? "–"} / ${us?.rssLoadMiB ?? "–"}`, `${them?.rssIdleMiB ?? "–"} / ${them?.rssLoadMiB ?? "–"}`, ""]);
   const o = r.overhead;
@@ -59,8 +64,9 @@ export function toMarkdown(r: BenchResult): string {
     "|---|---|---|---|",
     ...rows.map((row) => `| ${row.join(" | ")} |`),
     "",
-    `Server overhead on the tiny model (1-token completions, ${o.requests} requests): HTTP ${f(o.httpMeanMs, 2)} ms vs engine ` +
-      `${f(o.engineMeanMs, 2)} ms → **${f(o.overheadMs, 2)} ms per request**. RSS over ${o.requests} more requests: ` +
+    `Server overhead on the tiny model (1-token completions, ${o.requests} requests each way, interleaved): median HTTP ` +
+      `${f(o.httpMedianMs, 2)} ms vs engine ${f(o.engineMedianMs, 2)} ms → **${f(o.overheadMs, 2)} ms per request** ` +
+      `(means ${f(o.httpMeanMs, 2)} vs ${f(o.engineMeanMs, 2)} ms). RSS over ${o.requests} more requests: ` +
       `${o.rssAfterWarmupMiB} → ${o.rssAfter500MiB} MiB (${f(o.rssChangePct, 1)}%).`,
     "",
   ].join("\n");

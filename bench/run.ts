@@ -76,7 +76,9 @@ async function runWorkloads(server: BenchServer): Promise<ServerResult> {
     promptTps: pp.ppTps,
     promptTokens: pp.promptTokens,
     concurrency: conc,
-    turnTtftMs: turns,
+    turnTtftMs: turns.map((t) => t.ttftMs),
+    turnPromptTokens: turns.map((t) => t.promptTokens),
+    turnReadTokens: turns.map((t) => t.readTokens),
     rssIdleMiB: rssIdle,
     rssLoadMiB: rssLoad,
     streamErrors: takeStreamErrors(),
@@ -90,10 +92,14 @@ async function main(): Promise<void> {
   const settings: ServerSettings = { model, threads, slots: 4, ctxPerSlot: 8192 };
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-bench-"));
   const results: Record<string, ServerResult> = {};
-  for (const start of [() => startLunaris(settings, dataDir), () => startLlamaServer(settings)]) {
+  const servers: [string, () => Promise<BenchServer>][] = [
+    ["lunaris", () => startLunaris(settings, dataDir)],
+    ["llama-server", () => startLlamaServer(settings)],
+  ];
+  for (const [name, start] of servers) {
+    if (args.only && args.only !== name) continue;
     const server = await start();
     try {
-      if (args.only && args.only !== server.name) continue;
       results[server.name] = await runWorkloads(server);
       writeFileSync(path.join(BENCH_CACHE, `partial-${server.name}.json`), JSON.stringify(results[server.name], null, 2));
     } finally {
