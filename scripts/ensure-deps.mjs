@@ -10,3 +10,7 @@ if (stale) {
   process.stderr.write("Installing dependencies (npm ci)…\n");
   execSync("npm ci --no-audit --no-fund", { stdio: "inherit" });
 }
+
+// Once: the engine's native addon with a persistent thread pool (scripts/build-engine.mjs).
+const { buildEngine } = await import("./build-engine.mjs");
+buildEngine();

@@ -29,6 +29,9 @@ LLAMA="$ROOT/node_modules/node-llama-cpp/llama"
 # Build options: node-llama-cpp names a local build after them and finds it at run time only when
 # the same options are set, so they hold for both phases.
 export NODE_LLAMA_CPP_CMAKE_OPTION_LLAMA_BUILD_TOOLS=ON
+# The server asks node-llama-cpp for a build with GGML_OPENMP=OFF (src/engine/LlamaEngine.ts; the
+# build folder is named after these options), so the device build uses the same option.
+export NODE_LLAMA_CPP_CMAKE_OPTION_GGML_OPENMP=OFF
 [ "$GPU" = cuda ] && export NODE_LLAMA_CPP_CMAKE_OPTION_CMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH"
 
 mkdir -p "$WORK/bin" "$OUT"

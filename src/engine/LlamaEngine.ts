@@ -51,6 +51,9 @@ export interface LlamaEngineOptions {
   log: (message: string) => void;
 }
 
+/** Must equal the options scripts/build-engine.mjs builds with (OpenMP off: the thread pool runs). */
+const ENGINE_BUILD_CMAKE_OPTIONS = { GGML_OPENMP: "OFF" };
+
 /** The machine's cores, never more: llama.cpp's default (4) makes a 2-core VM 25× slower. */
 export function defaultThreads(): number {
   return Math.max(1, os.availableParallelism());
@@ -86,6 +89,9 @@ export class LlamaEngine implements Engine {
       llama = await getLlama({
         gpu: o.gpu === "off" ? false : o.gpu,
         build: "never", // never compile at runtime: prebuilt or a build made by `lunaris` beforehand
+        // Selects scripts/build-engine.mjs's local build (node-llama-cpp names build folders after
+        // their CMake options); without one, the prebuilt binaries.
+        cmakeOptions: ENGINE_BUILD_CMAKE_OPTIONS,
         maxThreads: threads,
         logLevel: "error" as never,
       });
@@ -119,8 +125,10 @@ export class LlamaEngine implements Engine {
     const device = onGpu
       ? `${(await llama.getGpuDeviceNames()).join(", ")} (${gib(vram?.used ?? 0)} of ${gib(vram?.total ?? 0)} GiB VRAM in use)`
       : `CPU, ${threads} threads`;
+    // "local build" = scripts/build-engine.mjs's addon with a persistent thread pool.
+    const binary = llama.buildType === "localBuild" ? "local build" : "prebuilt binary";
     o.log(
-      `engine: ${llama.gpu === false ? "cpu" : llama.gpu} backend on ${device}; ` +
+      `engine: ${llama.gpu === false ? "cpu" : llama.gpu} backend (${binary}) on ${device}; ` +
         `${model.gpuLayers}/${model.fileInsights.totalLayers} layers offloaded; ` +
         `${sequences} sequences × ${context.contextSize} tokens; flash attention ${context.flashAttention ? "on" : "off"}; ` +
         `loaded in ${Date.now() - started} ms`,

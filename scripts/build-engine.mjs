@@ -1,0 +1,62 @@
+// Builds node-llama-cpp's native addon from the llama.cpp source it bundles (offline), with our
+// patch applied (patches/node-llama-cpp+*.patch, by patch-package at install): a persistent CPU
+// thread pool attached to each context, as llama.cpp's own server does. The prebuilt binaries
+// start and join their worker threads on every llama_decode, which costs 5-10 ms per decode on
+// a small VM (README, "Performance notes"). OpenMP is off so that the pool is what runs.
+//
+// Runs once (a marker records the patch it was built with); skipped with LUNARIS_ENGINE_BUILD=off,
+// without cmake or a C++ compiler, or off Linux/macOS. A failed build is removed, and the server
+// then runs on node-llama-cpp's prebuilt binaries: slower, never broken.
+import { createHash } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import process from "node:process";
+
+const llamaDir = "node_modules/node-llama-cpp/llama";
+const buildsDir = path.join(llamaDir, "localBuilds");
+const marker = path.join(buildsDir, ".lunaris-build.json");
+const cli = "node_modules/node-llama-cpp/dist/cli/cli.js";
+
+function say(message) {
+  process.stderr.write(`[build-engine] ${message}\n`);
+}
+
+function has(command) {
+  return spawnSync(command, ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+function wanted() {
+  const patches = existsSync("patches") ? readdirSync("patches").filter((f) => f.startsWith("node-llama-cpp+")).sort() : [];
+  const hash = createHash("sha256");
+  for (const f of patches) hash.update(readFileSync(path.join("patches", f)));
+  return { patch: hash.digest("hex"), openmp: false, gpu: false };
+}
+
+export function buildEngine() {
+  if (process.env.LUNARIS_ENGINE_BUILD === "off") return;
+  if (!["linux", "darwin"].includes(process.platform) || !existsSync(cli)) return;
+  const want = wanted();
+  if (existsSync(marker) && readFileSync(marker, "utf8") === JSON.stringify(want)) return;
+  if (!has("cmake") || !(has("c++") || has("g++") || has("clang++"))) {
+    say("cmake or a C++ compiler is missing: using node-llama-cpp's prebuilt binaries (slower per token; see the README).");
+    return;
+  }
+  say("building the inference engine from llama.cpp's bundled source with a persistent CPU thread pool.");
+  say("One time, about 5 minutes on 2 cores; LUNARIS_ENGINE_BUILD=off skips it (prebuilt binaries are used then).");
+  const started = Date.now();
+  const hasSource = existsSync(path.join(llamaDir, "llama.cpp", "CMakeLists.txt"));
+  try {
+    execFileSync(process.execPath, [cli, "source", hasSource ? "build" : "download", "--gpu", "false", "--noUsageExample"], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, NODE_LLAMA_CPP_CMAKE_OPTION_GGML_OPENMP: "OFF" },
+    });
+    writeFileSync(marker, JSON.stringify(want));
+    say(`done in ${Math.round((Date.now() - started) / 1000)} s.`);
+  } catch (error) {
+    rmSync(buildsDir, { recursive: true, force: true });
+    say(`the build failed (${error.message.split("\n")[0]}); using node-llama-cpp's prebuilt binaries.`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) buildEngine();
