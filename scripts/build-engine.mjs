@@ -6,10 +6,10 @@
 //
 // Runs once (a marker records the patch it was built with); skipped with LUNARIS_ENGINE_BUILD=off,
 // without cmake or a C++ compiler, or off Linux/macOS. A failed build is removed, and the server
-// then runs on node-llama-cpp's prebuilt binaries: slower, never broken.
+// then runs on node-llama-cpp's prebuilt binaries: slower, never broken. Output: .cache/engine-build.log.
 import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
 
@@ -17,6 +17,7 @@ const llamaDir = "node_modules/node-llama-cpp/llama";
 const buildsDir = path.join(llamaDir, "localBuilds");
 const marker = path.join(buildsDir, ".lunaris-build.json");
 const cli = "node_modules/node-llama-cpp/dist/cli/cli.js";
+const logFile = ".cache/engine-build.log";
 
 function say(message) {
   process.stderr.write(`[build-engine] ${message}\n`);
@@ -46,16 +47,25 @@ export function buildEngine() {
   say("One time, about 5 minutes on 2 cores; LUNARIS_ENGINE_BUILD=off skips it (prebuilt binaries are used then).");
   const started = Date.now();
   const hasSource = existsSync(path.join(llamaDir, "llama.cpp", "CMakeLists.txt"));
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = openSync(logFile, "w");
+  const before = new Set(existsSync(buildsDir) ? readdirSync(buildsDir) : []);
   try {
     execFileSync(process.execPath, [cli, "source", hasSource ? "build" : "download", "--gpu", "false", "--noUsageExample"], {
-      stdio: ["ignore", "ignore", "inherit"],
+      stdio: ["ignore", log, log],
       env: { ...process.env, NODE_LLAMA_CPP_CMAKE_OPTION_GGML_OPENMP: "OFF" },
     });
     writeFileSync(marker, JSON.stringify(want));
-    say(`done in ${Math.round((Date.now() - started) / 1000)} s.`);
+    say(`done in ${Math.round((Date.now() - started) / 1000)} s (log: ${logFile}).`);
   } catch (error) {
-    rmSync(buildsDir, { recursive: true, force: true });
-    say(`the build failed (${error.message.split("\n")[0]}); using node-llama-cpp's prebuilt binaries.`);
+    // Only what this build left: another local build (a user's CUDA one) stays.
+    for (const entry of existsSync(buildsDir) ? readdirSync(buildsDir) : []) {
+      if (!before.has(entry)) rmSync(path.join(buildsDir, entry), { recursive: true, force: true });
+    }
+    const tail = readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n");
+    say(`the build failed (${error.message.split("\n")[0]}); using node-llama-cpp's prebuilt binaries. Last lines of ${logFile}:\n${tail}`);
+  } finally {
+    closeSync(log);
   }
 }
 
