@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { getLlama, type Token } from "node-llama-cpp";
+import { ENGINE_BUILD_CMAKE_OPTIONS } from "../src/engine/LlamaEngine.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
 
 const { values, positionals } = parseArgs({
@@ -27,8 +28,8 @@ async function measure(binary: "local" | "prebuilt"): Promise<void> {
     gpu: false,
     build: "never",
     maxThreads: threads,
-    // The engine build's folder is named after its CMake options (src/engine/LlamaEngine.ts).
-    cmakeOptions: binary === "local" ? { GGML_OPENMP: "OFF" } : {},
+    // The engine build's folder is named after its CMake options; none selects the prebuilt binaries.
+    cmakeOptions: binary === "local" ? ENGINE_BUILD_CMAKE_OPTIONS : {},
   });
   const m = await llama.loadModel({ modelPath: model });
   const ctx = await m.createContext({ sequences: Number(values.sequences), contextSize: 8192, batchSize: 256, threads, flashAttention: true });

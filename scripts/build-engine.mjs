@@ -2,7 +2,7 @@
 // patch applied (patches/node-llama-cpp+*.patch, by patch-package at install): a persistent CPU
 // thread pool attached to each context, as llama.cpp's own server does. The prebuilt binaries
 // start and join their worker threads on every llama_decode, which costs 5-10 ms per decode on
-// a small VM (README, "Performance notes"). OpenMP is off so that the pool is what runs.
+// a small VM (README, "Engine build"). OpenMP is off so that the pool is what runs.
 //
 // Runs once (a marker records the patch it was built with); skipped with LUNARIS_ENGINE_BUILD=off,
 // without cmake or a C++ compiler, or off Linux/macOS. A failed build is removed, and the server

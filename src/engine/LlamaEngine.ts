@@ -52,7 +52,7 @@ export interface LlamaEngineOptions {
 }
 
 /** Must equal the options scripts/build-engine.mjs builds with (OpenMP off: the thread pool runs). */
-const ENGINE_BUILD_CMAKE_OPTIONS = { GGML_OPENMP: "OFF" };
+export const ENGINE_BUILD_CMAKE_OPTIONS = { GGML_OPENMP: "OFF" };
 
 /** The machine's cores, never more: llama.cpp's default (4) makes a 2-core VM 25× slower. */
 export function defaultThreads(): number {
