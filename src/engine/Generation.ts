@@ -10,6 +10,7 @@ import {
   TokenBias,
 } from "node-llama-cpp";
 import { TextAssembler } from "./TextAssembler.js";
+import { type Utf8Vocabulary, Utf8Guard } from "./grammar/utf8Guard.js";
 import type { TokenBytes } from "./tokenBytes.js";
 import { ToolCallStream } from "./tools/ToolCallStream.js";
 import type { SamplingOptions, StopReason, TokenLogprob } from "./types.js";
@@ -22,8 +23,8 @@ import type { SamplingOptions, StopReason, TokenLogprob } from "./types.js";
  */
 export type OutputMode =
   | { kind: "text" }
-  | { kind: "json"; grammar: LlamaGrammar }
-  | { kind: "tools"; grammar: LlamaGrammar; lazy: boolean };
+  | { kind: "json"; grammar: LlamaGrammar; utf8: Utf8Vocabulary }
+  | { kind: "tools"; grammar: LlamaGrammar; utf8: Utf8Vocabulary; lazy: boolean };
 
 /** What one choice of a request asks the scheduler for. */
 export interface ChoiceJob {
@@ -269,9 +270,15 @@ export class Generation {
         sequenceBreakers: [...s.dry.sequenceBreakers],
       };
     }
-    const bias = this.tokenBias();
+    let guard: Utf8Guard | null = null;
+    const out = this.job.output;
+    if (this.grammar && out.kind !== "text") {
+      const state = new LlamaGrammarEvaluationState({ model: this.model, grammar: this.grammar });
+      options.grammarEvaluationState = state;
+      guard = new Utf8Guard(out.utf8);
+    }
+    const bias = this.tokenBias(guard);
     if (bias) options.tokenBias = bias;
-    if (this.grammar) options.grammarEvaluationState = new LlamaGrammarEvaluationState({ model: this.model, grammar: this.grammar });
     // Probabilities cost a full-vocabulary copy per token (~70 ms on the tiny model); the
     // sampled token's own probability ("confidence") is a C++ sort. Ask only for what is needed.
     const lp = this.mode === "tools" ? undefined : this.job.logprobs;
@@ -284,22 +291,32 @@ export class Generation {
    * logit_bias, banned tokens, ignore_eos and min_tokens as a per-token bias function.
    * `TokenBias.set()` silently skips end-of-generation tokens, so biases go into its map
    * directly (ENGINE-NOTES §1b): that is the only way to ban or boost <|eot_id|>.
-   * Under a grammar the end of generation belongs to the grammar, so it is never suppressed.
+   * Under a grammar the end of generation belongs to the grammar, so it is never suppressed,
+   * and the UTF-8 guard's bans are added before each token.
    */
-  private tokenBias(): (() => TokenBias) | null {
+  private tokenBias(guard: Utf8Guard | null): (() => TokenBias) | null {
     const s = this.job.sampling;
-    const suppressEog = this.grammar === null && (s.ignoreEos === true || (s.minTokens ?? 0) > 0);
-    if (!suppressEog && (s.logitBias?.size ?? 0) === 0) return null;
-    const make = (withoutEog: boolean) => {
+    const make = (banned: readonly number[] = []) => {
       const b = new TokenBias(this.model.tokenizer);
       const map = (b as unknown as { _biases: Map<Token, number> })._biases;
       for (const [token, logit] of s.logitBias ?? []) map.set(token as Token, logit);
-      if (withoutEog) for (const t of this.job.eogTokens) map.set(t as Token, Number.NEGATIVE_INFINITY);
+      for (const t of banned) map.set(t as Token, Number.NEGATIVE_INFINITY);
       return b;
     };
-    const normal = make(false);
+    if (guard) {
+      const built = new Map<number, TokenBias>();
+      return () => {
+        const { state, banned } = guard.next(this.generated);
+        let b = built.get(state);
+        if (!b) built.set(state, (b = make(banned)));
+        return b;
+      };
+    }
+    const suppressEog = this.grammar === null && (s.ignoreEos === true || (s.minTokens ?? 0) > 0);
+    if (!suppressEog && (s.logitBias?.size ?? 0) === 0) return null;
+    const normal = make();
     if (!suppressEog) return () => normal;
-    const noEog = make(true);
+    const noEog = make(this.job.eogTokens);
     return () => (s.ignoreEos === true || this.generated.length < (s.minTokens ?? 0) ? noEog : normal);
   }
 

@@ -9,6 +9,7 @@ import type { ChoiceJob, OutputMode } from "./Generation.js";
 import { jsonObjectGbnf, jsonSchemaToGbnf } from "./grammar/jsonSchemaToGbnf.js";
 import { Scheduler } from "./Scheduler.js";
 import { TokenBytes } from "./tokenBytes.js";
+import { Utf8Vocabulary } from "./grammar/utf8Guard.js";
 import { toolCallGrammar, withToolInstructions } from "./tools/llama3ToolFormat.js";
 import type {
   ChatMessage,
@@ -192,6 +193,14 @@ export class LlamaEngine implements Engine {
     return ids[0] === this.specials.bos ? { ids, addedBos: false } : { ids: [this.specials.bos, ...ids], addedBos: true };
   }
 
+  private utf8Vocabulary: Utf8Vocabulary | undefined;
+
+  /** The vocabulary's UTF-8 table for grammar outputs (built on first use: a pass over every token). */
+  private utf8(): Utf8Vocabulary {
+    this.utf8Vocabulary ??= new Utf8Vocabulary(this.tokenBytes);
+    return this.utf8Vocabulary;
+  }
+
   /** The grammar for a GBNF text, compiled once and reused (least recently used dropped). */
   private grammar(gbnf: string): Promise<LlamaGrammar> {
     let g = this.grammars.get(gbnf);
@@ -205,9 +214,9 @@ export class LlamaEngine implements Engine {
 
   private async outputMode(request: GenerationRequest): Promise<OutputMode> {
     const { tools, format } = request;
-    if (tools) return { kind: "tools", grammar: await this.grammar(toolCallGrammar(tools)), lazy: tools.choice.type === "auto" };
-    if (format?.type === "jsonObject") return { kind: "json", grammar: await this.grammar(jsonObjectGbnf()) };
-    if (format?.type === "jsonSchema") return { kind: "json", grammar: await this.grammar(jsonSchemaToGbnf(format.schema)) };
+    if (tools) return { kind: "tools", grammar: await this.grammar(toolCallGrammar(tools)), utf8: this.utf8(), lazy: tools.choice.type === "auto" };
+    if (format?.type === "jsonObject") return { kind: "json", grammar: await this.grammar(jsonObjectGbnf()), utf8: this.utf8() };
+    if (format?.type === "jsonSchema") return { kind: "json", grammar: await this.grammar(jsonSchemaToGbnf(format.schema)), utf8: this.utf8() };
     return { kind: "text" };
   }
 

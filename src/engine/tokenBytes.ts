@@ -37,12 +37,18 @@ export class TokenBytes {
 
   bytes(token: number): Uint8Array {
     let b = this.cache.get(token);
-    if (b) return b;
-    const piece = this.tokens[token] ?? "";
-    if (VERBATIM_TYPES.has(this.types[token] ?? 1)) b = new TextEncoder().encode(piece);
-    else b = Uint8Array.from([...piece].map((ch) => this.decoder.get(ch.codePointAt(0) ?? 0) ?? 0x3f));
-    this.cache.set(token, b);
+    if (!b) {
+      b = this.uncached(token);
+      this.cache.set(token, b);
+    }
     return b;
+  }
+
+  /** The bytes without keeping them: for passes over the whole vocabulary. */
+  uncached(token: number): Uint8Array {
+    const piece = this.tokens[token] ?? "";
+    if (VERBATIM_TYPES.has(this.types[token] ?? 1)) return new TextEncoder().encode(piece);
+    return Uint8Array.from([...piece].map((ch) => this.decoder.get(ch.codePointAt(0) ?? 0) ?? 0x3f));
   }
 
   /** The token's text; bytes that are not valid UTF-8 on their own become U+FFFD. */

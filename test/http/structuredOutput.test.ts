@@ -4,6 +4,9 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { z } from "zod";
+import { readGgufFileInfo } from "node-llama-cpp";
+import { TokenBytes } from "../../src/engine/tokenBytes.js";
+import { tinyModelPath } from "../helpers/testModel.js";
 import { MODEL_ID, type TestServer, parseSse, readJson, startTestServer } from "../helpers/testServer.js";
 
 let srv: TestServer;
@@ -166,5 +169,49 @@ describe("response_format", () => {
     const parsed = completion.choices[0]?.message.parsed;
     assert.ok(parsed, completion.choices[0]?.message.content ?? "");
     assert.deepEqual(Reply.parse(parsed), parsed);
+  });
+});
+
+describe("UTF-8 under a grammar", () => {
+  /** The vocabulary's single-byte tokens, by byte value. */
+  async function byteTokens(): Promise<Map<number, number>> {
+    const info = await readGgufFileInfo(tinyModelPath(), { readTensorInfo: false });
+    const ggml = info.metadata.tokenizer.ggml;
+    const bytes = new TokenBytes(ggml.tokens as string[], (ggml.token_type ?? []) as number[]);
+    const out = new Map<number, number>();
+    for (let t = 0; t < bytes.size; t++) {
+      const b = bytes.bytes(t);
+      if (b.length === 1 && !out.has(b[0] as number)) out.set(b[0] as number, t);
+    }
+    return out;
+  }
+
+  it("stays valid when the model favours bytes that are not UTF-8 on their own", async () => {
+    // llama.cpp's grammar alone accepts these bytes as (parts of) characters: invalid leads
+    // (C0, C1, F5–FF), stray continuations, and the E0/F0 leads whose only completions at an
+    // ASCII position are overlong forms. Boosted this much, the model picks them whenever allowed.
+    const byToken = await byteTokens();
+    const favoured = [0xc0, 0xc1, 0xf5, 0xf8, 0xff, 0x80, 0xbf, 0xe0, 0xf0];
+    const logit_bias = Object.fromEntries(favoured.map((b) => [String(byToken.get(b)), 30]));
+    const schema = {
+      type: "object",
+      properties: {
+        s: { type: "string", minLength: 1, maxLength: 3 },
+        p: { type: "string", pattern: "^[a-z]{2}$" },
+        n: { type: "integer", minimum: 0, maximum: 99 },
+      },
+      required: ["s", "p", "n"],
+      additionalProperties: false,
+    };
+    const validate = ajv.compile(schema);
+    const outs = await outputs({ response_format: { type: "json_schema", json_schema: { name: "bytes", schema } }, logit_bias, max_tokens: 120 });
+    for (const o of outs) {
+      assert.equal(o.finish, "stop", o.text);
+      assert.ok(!o.text.includes("\uFFFD"), `no replacement characters: ${JSON.stringify(o.text)}`);
+      const value: unknown = JSON.parse(o.text);
+      assert.ok(validate(value), `${o.text}\n${ajv.errorsText(validate.errors)}`);
+    }
+    // The boosted leads still write real characters where the grammar allows them.
+    assert.ok(outs.some((o) => /[\u0800-\u0fff\u{10000}-\u{3ffff}]/u.test(o.text)), outs.map((o) => o.text).join("\n"));
   });
 });
