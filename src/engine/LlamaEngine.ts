@@ -146,7 +146,12 @@ export class LlamaEngine implements Engine {
       endHeader: tok("<|end_header_id|>"),
       eot: tok("<|eot_id|>"),
     };
-    const scheduler = new Scheduler(context, model, { maxQueue: o.maxQueue, queueTimeoutMs: o.queueTimeoutMs });
+    const scheduler = new Scheduler(context, model, {
+      maxQueue: o.maxQueue,
+      queueTimeoutMs: o.queueTimeoutMs,
+      // The local build frees each sampler's buffer when it is disposed.
+      collectNativeGarbage: llama.buildType !== "localBuild",
+    });
     const descriptor: ModelDescriptor = {
       id: o.id,
       aliases: o.aliases,

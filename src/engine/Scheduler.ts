@@ -8,6 +8,8 @@ export interface SchedulerOptions {
   maxQueue: number;
   /** How long a choice may wait for a sequence before queue_timeout (HTTP 503). */
   queueTimeoutMs: number;
+  /** Force full GCs for node-llama-cpp's sampler buffers (prebuilt binaries only: see nativeGarbage.ts). */
+  collectNativeGarbage: boolean;
 }
 
 interface Slot {
@@ -150,7 +152,7 @@ export class Scheduler {
   private async run(): Promise<void> {
     while (!this.closed) {
       this.admit();
-      collectNativeGarbage(this.active.size === 0);
+      if (this.options.collectNativeGarbage) collectNativeGarbage(this.active.size === 0);
       if (this.active.size === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
