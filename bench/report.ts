@@ -2,9 +2,13 @@ import type { OverheadResult } from "./overhead.js";
 import type { ConcurrencyResult } from "./workloads.js";
 
 export interface ServerResult {
+  /** Median over the rounds (each the best of up to three streams); every round's figure. */
   decodeTps: number;
+  decodeRuns: number[];
+  /** Median over the rounds that completed; every round's figure (0: failed). */
   promptTps: number;
   promptTokens: number;
+  promptRuns: number[];
   concurrency: ConcurrencyResult[];
   turnTtftMs: number[];
   /** Per turn: the prompt's length, and how many of its tokens the server evaluated (the rest came from its cache). */
@@ -34,12 +38,16 @@ const f = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) 
 const ratio = (a: number | undefined, b: number | undefined, higherIsBetter = true) =>
   a === undefined || b === undefined ? "–" : a === 0 || b === 0 ? "run failed" : `${(higherIsBetter ? a / b : b / a).toFixed(2)}×`;
 
+const runs = (xs: readonly number[] | undefined) => (xs ? xs.map((x) => f(x)).join(", ") : "–");
+
 export function toMarkdown(r: BenchResult): string {
   const us = r.lunaris;
   const them = r.llamaServer;
   const rows: string[][] = [
-    ["single-stream decode (tok/s)", f(us?.decodeTps), f(them?.decodeTps), ratio(us?.decodeTps, them?.decodeTps)],
-    [`prompt processing, ${us?.promptTokens ?? "?"} tokens (tok/s)`, f(us?.promptTps), f(them?.promptTps), ratio(us?.promptTps, them?.promptTps)],
+    ["single-stream decode (tok/s), median of rounds", f(us?.decodeTps), f(them?.decodeTps), ratio(us?.decodeTps, them?.decodeTps)],
+    ["  each round", runs(us?.decodeRuns), runs(them?.decodeRuns), ""],
+    [`prompt processing, ${us?.promptTokens ?? "?"} tokens (tok/s), median`, f(us?.promptTps), f(them?.promptTps), ratio(us?.promptTps, them?.promptTps)],
+    ["  each round", runs(us?.promptRuns), runs(them?.promptRuns), ""],
   ];
   for (const c of us?.concurrency ?? []) {
     const o = them?.concurrency.find((x) => x.concurrency === c.concurrency);
@@ -58,7 +66,8 @@ export function toMarkdown(r: BenchResult): string {
   const o = r.overhead;
   return [
     `Benchmark ${r.date.slice(0, 10)}: ${r.model} (${r.shape} shape${r.quick ? ", quick" : ""}), ${r.machine}; ` +
-      `${r.settings.slots} slots × ${r.settings.ctxPerSlot} tokens, same model file and threads for both servers.`,
+      `${r.settings.slots} slots × ${r.settings.ctxPerSlot} tokens, same model file and threads for both servers, ` +
+      "both running, taking turns workload by workload (chat: turn by turn), order flipped each time.",
     "",
     "| workload | Lunaris Server | llama-server | ours / theirs |",
     "|---|---|---|---|",

@@ -2,8 +2,11 @@
  * `npm run bench [-- --shape lunaris|small] [--quick]`
  *
  * Runs the same HTTP workloads against Lunaris Server and llama.cpp's own llama-server (built
- * from the llama.cpp commit node-llama-cpp ships), with the same model file, threads and slots,
- * one server at a time. Then measures our per-request overhead and RSS over 500 requests on the
+ * from the llama.cpp commit node-llama-cpp ships), with the same model file, threads and slots.
+ * Both servers run at once and take turns, workload by workload (and turn by turn in the chat),
+ * the order flipping each time: this VM's speed drifts by 10–20% over minutes, which decided the
+ * ratios when each server ran alone for ten minutes. An idle server costs nothing (only one
+ * ever has work). Then measures our per-request overhead and RSS over 500 requests on the
  * tiny model. Writes bench/results/<shape>.json and .md, and the README's table.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -14,8 +17,9 @@ import { execFileSync } from "node:child_process";
 import { BENCH_CACHE, ensureLlamaCppTools, toolPath } from "./llamaCppBuild.js";
 import { measureOverheadAndRss } from "./overhead.js";
 import { type BenchResult, type ServerResult, toMarkdown } from "./report.js";
+import type { ConcurrencyResult, TurnResult } from "./workloads.js";
 import { type BenchServer, type ServerSettings, rssMiB, startLlamaServer, startLunaris } from "./servers.js";
-import { concurrent, multiTurn, promptProcessing, singleStream, takeStreamErrors } from "./workloads.js";
+import { MultiTurnChat, concurrent, percentile, promptProcessing, singleStream, takeStreamErrors } from "./workloads.js";
 import { makeModel } from "../src/model/makeModel.js";
 
 const { values: args } = parseArgs({
@@ -50,39 +54,81 @@ function ensureModel(): string {
   return out;
 }
 
-async function runWorkloads(server: BenchServer): Promise<ServerResult> {
-  log(`${server.name}: warm-up`);
-  await singleStream(server.base, 4);
-  takeStreamErrors();
-  const rssIdle = rssMiB(server.pid);
-  log(`${server.name}: single-stream decode`);
-  const single = await singleStream(server.base, W.decodeTokens);
-  log(`${server.name}: prompt processing`);
-  const pp = await promptProcessing(server.base, W.ppWords);
-  const conc = [];
-  let rssLoad = rssIdle;
-  for (const c of W.concurrency) {
-    log(`${server.name}: concurrency ${c}`);
-    const sampler = setInterval(() => {
-      rssLoad = Math.max(rssLoad, rssMiB(server.pid));
-    }, 500);
-    conc.push(await concurrent(server.base, c, W.concTokens));
-    clearInterval(sampler);
+const ROUNDS = 3;
+
+/**
+ * Runs `fn` on every server in turn, the order flipping with `round`; errors from the shared
+ * stream counter are charged to the server that was running.
+ */
+async function inTurn<T>(servers: readonly BenchServer[], round: number, errors: Map<string, number>, fn: (s: BenchServer) => Promise<T>): Promise<Map<string, T>> {
+  const out = new Map<string, T>();
+  for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
+    takeStreamErrors();
+    out.set(s.name, await fn(s));
+    errors.set(s.name, (errors.get(s.name) ?? 0) + takeStreamErrors());
   }
-  log(`${server.name}: multi-turn chat (${W.turns} turns)`);
-  const turns = await multiTurn(server.base, W.turns, W.turnWords, W.turnTokens);
-  return {
-    decodeTps: single.decodeTps,
-    promptTps: pp.ppTps,
-    promptTokens: pp.promptTokens,
-    concurrency: conc,
-    turnTtftMs: turns.map((t) => t.ttftMs),
-    turnPromptTokens: turns.map((t) => t.promptTokens),
-    turnReadTokens: turns.map((t) => t.readTokens),
-    rssIdleMiB: rssIdle,
-    rssLoadMiB: rssLoad,
-    streamErrors: takeStreamErrors(),
+  return out;
+}
+
+async function runWorkloads(servers: readonly BenchServer[]): Promise<Record<string, ServerResult>> {
+  const errors = new Map<string, number>();
+  const each = <T>(round: number, label: string, fn: (s: BenchServer) => Promise<T>) => {
+    log(label);
+    return inTurn(servers, round, errors, fn);
   };
+  await each(0, "warm-up", (s) => singleStream(s.base, 4));
+  errors.clear();
+  const rssIdle = new Map(servers.map((s) => [s.name, rssMiB(s.pid)]));
+  const rssLoad = new Map(rssIdle);
+  const decode = new Map<string, number[]>();
+  const pp = new Map<string, { ppTps: number; promptTokens: number }[]>();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, x] of await each(r, `single-stream decode, round ${r + 1}/${ROUNDS}`, (s) => singleStream(s.base, W.decodeTokens))) {
+      decode.set(name, [...(decode.get(name) ?? []), x.decodeTps]);
+    }
+    for (const [name, x] of await each(r, `prompt processing, round ${r + 1}/${ROUNDS}`, (s) => promptProcessing(s.base, W.ppWords))) {
+      pp.set(name, [...(pp.get(name) ?? []), x]);
+    }
+  }
+  const conc = new Map<string, ConcurrencyResult[]>();
+  for (const [i, c] of W.concurrency.entries()) {
+    const results = await each(i, `concurrency ${c}`, async (s) => {
+      const sampler = setInterval(() => rssLoad.set(s.name, Math.max(rssLoad.get(s.name) ?? 0, rssMiB(s.pid))), 500);
+      try {
+        return await concurrent(s.base, c, W.concTokens);
+      } finally {
+        clearInterval(sampler);
+      }
+    });
+    for (const [name, x] of results) conc.set(name, [...(conc.get(name) ?? []), x]);
+  }
+  const chats = new Map(servers.map((s) => [s.name, new MultiTurnChat(s.base, W.turnWords, W.turnTokens)]));
+  const turns = new Map<string, TurnResult[]>();
+  for (let t = 0; t < W.turns; t++) {
+    for (const [name, x] of await each(t, `multi-turn chat, turn ${t + 1}/${W.turns}`, (s) => (chats.get(s.name) as MultiTurnChat).turn())) {
+      turns.set(name, [...(turns.get(name) ?? []), x]);
+    }
+  }
+  const out: Record<string, ServerResult> = {};
+  for (const s of servers) {
+    const ppRuns = (pp.get(s.name) ?? []).filter((x) => x.ppTps > 0);
+    const t = turns.get(s.name) ?? [];
+    out[s.name] = {
+      decodeTps: percentile(decode.get(s.name) ?? [], 50),
+      decodeRuns: decode.get(s.name) ?? [],
+      promptTps: ppRuns.length > 0 ? percentile(ppRuns.map((x) => x.ppTps), 50) : 0,
+      promptTokens: ppRuns[0]?.promptTokens ?? 0,
+      promptRuns: (pp.get(s.name) ?? []).map((x) => x.ppTps),
+      concurrency: conc.get(s.name) ?? [],
+      turnTtftMs: t.map((x) => x.ttftMs),
+      turnPromptTokens: t.map((x) => x.promptTokens),
+      turnReadTokens: t.map((x) => x.readTokens),
+      rssIdleMiB: rssIdle.get(s.name) ?? 0,
+      rssLoadMiB: rssLoad.get(s.name) ?? 0,
+      streamErrors: errors.get(s.name) ?? 0,
+    };
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -91,20 +137,18 @@ async function main(): Promise<void> {
   const threads = os.availableParallelism();
   const settings: ServerSettings = { model, threads, slots: 4, ctxPerSlot: 8192 };
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-bench-"));
-  const results: Record<string, ServerResult> = {};
-  const servers: [string, () => Promise<BenchServer>][] = [
+  const starters: [string, () => Promise<BenchServer>][] = [
     ["lunaris", () => startLunaris(settings, dataDir)],
     ["llama-server", () => startLlamaServer(settings)],
   ];
-  for (const [name, start] of servers) {
-    if (args.only && args.only !== name) continue;
-    const server = await start();
-    try {
-      results[server.name] = await runWorkloads(server);
-      writeFileSync(path.join(BENCH_CACHE, `partial-${server.name}.json`), JSON.stringify(results[server.name], null, 2));
-    } finally {
-      await server.stop();
-    }
+  const servers: BenchServer[] = [];
+  let results: Record<string, ServerResult> = {};
+  try {
+    for (const [name, start] of starters) if (!args.only || args.only === name) servers.push(await start());
+    results = await runWorkloads(servers);
+    writeFileSync(path.join(BENCH_CACHE, "partial-results.json"), JSON.stringify(results, null, 2));
+  } finally {
+    for (const s of servers) await s.stop();
   }
   log("overhead and RSS over 500 requests on the tiny model");
   const overhead = await measureOverheadAndRss(500);

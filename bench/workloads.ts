@@ -124,14 +124,34 @@ export async function singleStream(base: string, maxTokens: number): Promise<{ d
 }
 
 /**
- * Prompt processing: a fresh prompt of ~n tokens, one output token; prompt tokens over TTFT.
- * A stream that a server error ended (llama-server's parser on gibberish) is retried with a new
- * prompt: it reports no token count, and the next prompt shares no prefix with it.
+ * Prompt processing: a fresh prompt of ~n tokens, one output token, not streamed; prompt tokens
+ * over the request's time. Not streamed because llama-server's stream parser fails on most
+ * one-token streams of random-weights output, while its plain JSON answer does not.
+ * A failed request is retried with a new prompt (it shares no prefix with the last).
  */
 export async function promptProcessing(base: string, words: number): Promise<{ ppTps: number; promptTokens: number }> {
   for (let attempt = 1; ; attempt++) {
-    const r = await streamChat(base, [{ role: "user", content: randomWords(words) }], 1);
-    if (!r.failed || attempt === 4) return { ppTps: r.failed ? 0 : (r.promptTokens * 1000) / r.ttftMs, promptTokens: r.promptTokens };
+    const started = performance.now();
+    const res = await fetch(`${base}/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: MODEL_ID,
+        prompt: llama3Prompt([{ role: "user", content: randomWords(words) }]),
+        max_tokens: 1,
+        temperature: 0.8,
+        top_k: 40,
+        top_p: 0.95,
+        min_p: 0.05,
+        seed: randomInt(2 ** 31),
+      }),
+    });
+    const body = (await res.json().catch(() => null)) as { usage?: { prompt_tokens?: number } } | null;
+    const ms = performance.now() - started;
+    const promptTokens = body?.usage?.prompt_tokens ?? 0;
+    if (res.ok && promptTokens > 0) return { ppTps: (promptTokens * 1000) / ms, promptTokens };
+    streamErrors++;
+    if (attempt === 4) return { ppTps: 0, promptTokens: 0 };
   }
 }
 
@@ -180,15 +200,20 @@ export interface TurnResult {
   readTokens: number;
 }
 
-/** A chat of `turns` turns, each adding a ~`words`-word user message: TTFT per turn. */
-export async function multiTurn(base: string, turns: number, words: number, maxTokens: number): Promise<TurnResult[]> {
-  const messages: Message[] = [{ role: "system", content: "You are a storyteller." }];
-  const results: TurnResult[] = [];
-  for (let t = 0; t < turns; t++) {
-    messages.push({ role: "user", content: randomWords(words) });
-    const r = await streamChat(base, messages, maxTokens);
-    results.push({ ttftMs: r.ttftMs, promptTokens: r.promptTokens, readTokens: r.promptTokens - r.cachedTokens });
-    messages.push({ role: "assistant", content: r.text });
+/** A chat that grows by a ~`words`-word user message a turn; `turn()` sends the next one. */
+export class MultiTurnChat {
+  private readonly messages: Message[] = [{ role: "system", content: "You are a storyteller." }];
+
+  constructor(
+    private readonly base: string,
+    private readonly words: number,
+    private readonly maxTokens: number,
+  ) {}
+
+  async turn(): Promise<TurnResult> {
+    this.messages.push({ role: "user", content: randomWords(this.words) });
+    const r = await streamChat(this.base, this.messages, this.maxTokens);
+    this.messages.push({ role: "assistant", content: r.text });
+    return { ttftMs: r.ttftMs, promptTokens: r.promptTokens, readTokens: r.promptTokens - r.cachedTokens };
   }
-  return results;
 }
