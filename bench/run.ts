@@ -18,7 +18,7 @@ import { BENCH_CACHE, ensureLlamaCppTools, toolPath } from "./llamaCppBuild.js";
 import { measureOverheadAndRss } from "./overhead.js";
 import { type BenchResult, type ServerResult, toMarkdown } from "./report.js";
 import type { ConcurrencyResult, TurnResult } from "./workloads.js";
-import { type BenchServer, type ServerSettings, rssMiB, startLlamaServer, startLunaris } from "./servers.js";
+import { type BenchServer, type ServerSettings, rssMiB, startLlamaServer, startLunaris, waitIdle } from "./servers.js";
 import { MultiTurnChat, concurrent, percentile, promptProcessing, singleStream, takeStreamErrors } from "./workloads.js";
 import { makeModel } from "../src/model/makeModel.js";
 
@@ -63,6 +63,7 @@ const ROUNDS = 3;
 async function inTurn<T>(servers: readonly BenchServer[], round: number, errors: Map<string, number>, fn: (s: BenchServer) => Promise<T>): Promise<Map<string, T>> {
   const out = new Map<string, T>();
   for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
+    await waitIdle(servers);
     takeStreamErrors();
     out.set(s.name, await fn(s));
     errors.set(s.name, (errors.get(s.name) ?? 0) + takeStreamErrors());

@@ -102,3 +102,25 @@ export function rssMiB(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return Math.round(kb / 1024);
 }
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime + stime
+}
+
+/**
+ * Waits until no server uses CPU (under 10% of a core over 250 ms). llama-server keeps
+ * generating after its stream parser has ended a stream with an error, so without this the
+ * next workload would share the cores with that leftover work.
+ */
+export async function waitIdle(servers: readonly BenchServer[], timeoutMs = 180_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last = servers.map((s) => cpuTicks(s.pid));
+  while (Date.now() < end) {
+    await sleep(250);
+    const now = servers.map((s) => cpuTicks(s.pid));
+    const busy = now.some((t, i) => t - (last[i] ?? 0) > 2); // clock ticks are 10 ms
+    last = now;
+    if (!busy) return;
+  }
+}
