@@ -44,24 +44,27 @@ export function llama3Prompt(messages: readonly Message[]): string {
   return `<|begin_of_text|>${turns.join("")}<|start_header_id|>assistant<|end_header_id|>\n\n`;
 }
 
+/** A text completion request for `messages`; llama-server's default sampler settings, sent explicitly so both servers sample alike. */
+function completionBody(messages: readonly Message[], maxTokens: number, stream: boolean): string {
+  return JSON.stringify({
+    model: MODEL_ID,
+    prompt: llama3Prompt(messages),
+    max_tokens: maxTokens,
+    temperature: 0.8,
+    top_k: 40,
+    top_p: 0.95,
+    min_p: 0.05,
+    seed: randomInt(2 ** 31),
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+}
+
 export async function streamChat(base: string, messages: Message[], maxTokens: number): Promise<StreamTiming & { text: string; failed: boolean }> {
   const started = performance.now();
   const res = await fetch(`${base}/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      model: MODEL_ID,
-      prompt: llama3Prompt(messages),
-      max_tokens: maxTokens,
-      // llama-server's default sampler settings, sent explicitly so both servers sample alike.
-      temperature: 0.8,
-      top_k: 40,
-      top_p: 0.95,
-      min_p: 0.05,
-      seed: randomInt(2 ** 31),
-      stream: true,
-      stream_options: { include_usage: true },
-    }),
+    body: completionBody(messages, maxTokens, true),
   });
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let first = 0;
@@ -135,16 +138,7 @@ export async function promptProcessing(base: string, words: number): Promise<{ p
     const res = await fetch(`${base}/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        model: MODEL_ID,
-        prompt: llama3Prompt([{ role: "user", content: randomWords(words) }]),
-        max_tokens: 1,
-        temperature: 0.8,
-        top_k: 40,
-        top_p: 0.95,
-        min_p: 0.05,
-        seed: randomInt(2 ** 31),
-      }),
+      body: completionBody([{ role: "user", content: randomWords(words) }], 1, false),
     });
     const body = (await res.json().catch(() => null)) as { usage?: { prompt_tokens?: number } } | null;
     const ms = performance.now() - started;
