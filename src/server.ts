@@ -99,6 +99,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     prices: LUNARIS.prices,
     log,
     requestTimeoutMs: cfg.requestTimeoutMs,
+    sseKeepAliveMs: cfg.sseKeepAliveMs,
     accounting,
     corsOrigins: cfg.corsOrigins,
     samplingDefaults: cfg.samplingDefaults,

@@ -31,6 +31,8 @@ export interface ApiDeps {
   prices: Prices;
   log: Logger;
   requestTimeoutMs: number;
+  /** Idle time after which a stream gets an SSE comment (0: never). */
+  sseKeepAliveMs: number;
   accounting: Accounting;
   /** Origins allowed to call the API from a browser; ["*"] for any. */
   corsOrigins: readonly string[];

@@ -38,6 +38,7 @@ export function registerServe(program: Command): void {
     .option("--max-queue <n>", "requests that may wait for a sequence before 429", "64")
     .option("--queue-timeout-ms <ms>", "longest wait for a sequence before 503", "120000")
     .option("--request-timeout-ms <ms>", "longest a request may run", "600000")
+    .option("--sse-keep-alive-ms <ms>", "send an SSE comment after this long without output, e.g. during a long prefill (0: never)", "15000")
     .option("--api-key <key>", "accept this API key (repeatable; also LUNARIS_API_KEYS)", collect)
     .option("--keys-file <file>", "file with one API key per line (also LUNARIS_KEYS_FILE)")
     .option("--insecure-no-auth", "allow serving a non-loopback address without API keys", false)

@@ -1,16 +1,21 @@
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+
 /**
  * Reads an OpenAI-style SSE body as parsed JSON events, stopping at `data: [DONE]`.
  * A mid-stream `data: {"error":…}` is thrown, as the official SDKs do.
+ *
+ * The framing (comment lines such as llama-server's and our own keep-alives, CRLF, multi-line
+ * data, events split across chunks) is eventsource-parser's: a hand-written splitter here once
+ * read llama-server's `:` keep-alive as JSON and counted the stream as failed.
  */
 export async function* readSse<T>(body: AsyncIterable<Uint8Array>): AsyncGenerator<T> {
   const decoder = new TextDecoder();
-  let buffer = "";
+  const ready: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (e) => ready.push(e) });
   for await (const part of body) {
-    buffer += decoder.decode(part, { stream: true });
-    let cut: number;
-    while ((cut = buffer.indexOf("\n\n")) !== -1) {
-      const data = buffer.slice(0, cut).replace(/^data: /, "");
-      buffer = buffer.slice(cut + 2);
+    parser.feed(decoder.decode(part, { stream: true }));
+    while (ready.length > 0) {
+      const { data } = ready.shift() as EventSourceMessage;
       if (data === "[DONE]") return;
       if (data === "") continue;
       const event: unknown = JSON.parse(data);

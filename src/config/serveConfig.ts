@@ -20,6 +20,8 @@ export const serveConfigSchema = z.object({
   maxQueue: z.coerce.number().int().min(0).default(64),
   queueTimeoutMs: z.coerce.number().int().min(100).default(120_000), // 2 min
   requestTimeoutMs: z.coerce.number().int().min(100).default(600_000), // 10 min
+  /** An SSE comment after this long without a byte (a long prefill), so proxies keep the stream; 0 = never. */
+  sseKeepAliveMs: z.coerce.number().int().min(0).default(15_000),
   apiKeys: z.array(z.string().min(1)).default([]),
   /** Keys that may manage keys and read everyone's usage. */
   adminKeys: z.array(z.string().min(1)).default([]),

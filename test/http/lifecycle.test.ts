@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pino from "pino";
+import { readSse } from "../../src/client/readSse.js";
 import { startServer } from "../../src/server.js";
-import { MODEL_ID, readJson, testServeConfig } from "../helpers/testServer.js";
+import { MODEL_ID, readJson, startTestServer, testServeConfig } from "../helpers/testServer.js";
 
 describe("server lifecycle", () => {
   it("answers 503 while the model loads, then serves", async () => {
@@ -49,6 +50,31 @@ describe("server lifecycle", () => {
       assert.equal(health.active_sequences, 0);
     } finally {
       await running.close();
+    }
+  });
+
+  it("keeps a quiet stream alive with SSE comments, which clients skip", async () => {
+    // A 1 ms keep-alive stands in for 15 s against a minutes-long 8B prefill: the tiny model's
+    // prefill of a long prompt is quiet for longer than that.
+    const server = await startTestServer({ ctxSize: 4096, parallel: 1, sseKeepAliveMs: 1 });
+    try {
+      const body = { model: MODEL_ID, messages: [{ role: "user", content: "word ".repeat(3000) }], max_tokens: 8, stream: true };
+      const res = await server.post("/v1/chat/completions", body);
+      assert.equal(res.status, 200);
+      const raw = await res.text();
+      assert.match(raw, /^: keep-alive\n\n/m, "no keep-alive comment in the stream");
+      assert.ok(raw.endsWith("data: [DONE]\n\n"));
+      const events: { choices: { delta: { content?: string }; finish_reason: string | null }[] }[] = [];
+      for await (const e of readSse<(typeof events)[number]>([new TextEncoder().encode(raw)])) events.push(e);
+      assert.equal(events.at(-1)?.choices[0]?.finish_reason, "length");
+      // The official client reads the same stream to the end.
+      let text = "";
+      const stream = await server.client.chat.completions.create({ ...body, stream: true });
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+      assert.ok(text.length > 0);
+      assert.equal((await readJson(await fetch(`${server.url}/health`))).active_sequences, 0);
+    } finally {
+      await server.close();
     }
   });
 });

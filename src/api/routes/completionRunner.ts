@@ -1,12 +1,13 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { GenerationEvent, GenerationRequest, TokenLogprob, ToolCall } from "../../engine/types.js";
-
-export type StartEvent = Extract<GenerationEvent, { type: "start" }>;
 import type { ApiDeps, AppEnv } from "../deps.js";
 import { ApiError, toApiError } from "../errors.js";
+import { sseKeepAlive } from "../sseKeepAlive.js";
 import type { FinishReason, Usage } from "../protocol/chatCompletionResponse.js";
 import { toFinishReason, toUsage } from "../translate/toChatCompletion.js";
+
+export type StartEvent = Extract<GenerationEvent, { type: "start" }>;
 
 /** The outcome of one request, for the usage ledger and the log. */
 export interface CompletionOutcome {
@@ -149,7 +150,11 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
   }
 
   return streamSSE(c, async (stream) => {
-    const send = (data: unknown) => stream.writeSSE({ data: JSON.stringify(data) });
+    const keepAlive = sseKeepAlive(stream, deps.sseKeepAliveMs);
+    const send = (data: unknown) => {
+      keepAlive.touch();
+      return stream.writeSSE({ data: JSON.stringify(data) });
+    };
     let finished = 0;
     try {
       for (let i = 0; i < n; i++) {
@@ -179,6 +184,8 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
       await record(err.status);
       // Mid-stream errors as `data: {"error":…}`: the SDKs and SillyTavern raise them as errors.
       await send(err.toBody());
+    } finally {
+      keepAlive.stop();
     }
     await stream.writeSSE({ data: "[DONE]" });
   });
