@@ -47,6 +47,9 @@ export const invalidRequest = (message: string, param: string | null = null, cod
 export const invalidJson = (detail: string): ApiError =>
   new ApiError(400, "invalid_request_error", "invalid_json", `The request body is not valid JSON: ${detail}`);
 
+export const bodyTooLarge = (limit: number): ApiError =>
+  new ApiError(413, "invalid_request_error", "request_too_large", `The request body is larger than ${limit / 2 ** 20} MiB.`);
+
 export const unauthorized = (message: string): ApiError =>
   new ApiError(401, "authentication_error", "invalid_api_key", message);
 

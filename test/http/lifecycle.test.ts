@@ -58,18 +58,21 @@ describe("server lifecycle", () => {
     // prefill of a long prompt is quiet for longer than that.
     const server = await startTestServer({ ctxSize: 4096, parallel: 1, sseKeepAliveMs: 1 });
     try {
-      const body = { model: MODEL_ID, messages: [{ role: "user", content: "word ".repeat(3000) }], max_tokens: 8, stream: true };
+      const body = { model: MODEL_ID, messages: [{ role: "user" as const, content: "word ".repeat(3000) }], max_tokens: 8, stream: true as const };
       const res = await server.post("/v1/chat/completions", body);
       assert.equal(res.status, 200);
       const raw = await res.text();
       assert.match(raw, /^: keep-alive\n\n/m, "no keep-alive comment in the stream");
       assert.ok(raw.endsWith("data: [DONE]\n\n"));
       const events: { choices: { delta: { content?: string }; finish_reason: string | null }[] }[] = [];
-      for await (const e of readSse<(typeof events)[number]>([new TextEncoder().encode(raw)])) events.push(e);
+      async function* once(): AsyncGenerator<Uint8Array> {
+        yield new TextEncoder().encode(raw);
+      }
+      for await (const e of readSse<(typeof events)[number]>(once())) events.push(e);
       assert.equal(events.at(-1)?.choices[0]?.finish_reason, "length");
       // The official client reads the same stream to the end.
       let text = "";
-      const stream = await server.client.chat.completions.create({ ...body, stream: true });
+      const stream = await server.client.chat.completions.create(body);
       for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
       assert.ok(text.length > 0);
       assert.equal((await readJson(await fetch(`${server.url}/health`))).active_sequences, 0);

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { MAX_BODY_BYTES } from "../../src/api/middleware/readJsonBody.js";
 import { MODEL_ID, type TestServer, readJson, startTestServer } from "../helpers/testServer.js";
 
 let srv: TestServer;
@@ -227,6 +229,31 @@ describe("request validation: status and an OpenAI-shaped error naming the field
     const res = await srv.post("/v1/openai/nothing-here", ok);
     assert.equal(res.status, 404);
     assert.equal((await readJson(res)).error.code, "unknown_url");
+  });
+
+  it("refuses a body over 16 MiB with 413, whether its length is declared or streamed", async () => {
+    const huge = JSON.stringify({ ...ok, messages: [{ role: "user", content: "x".repeat(MAX_BODY_BYTES) }] });
+    const declared = await srv.post("/v1/openai/chat/completions", huge);
+    assert.equal(declared.status, 413);
+    assert.equal((await readJson(declared)).error.code, "request_too_large");
+    // Chunked, no content-length: counted as it arrives.
+    const url = new URL(`${srv.url}/v1/openai/chat/completions`);
+    const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        { host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { "content-type": "application/json", authorization: "Bearer sk-valid" } },
+        (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on("error", reject);
+      const chunk = "x".repeat(2 ** 20);
+      for (let i = 0; i < 17; i++) req.write(chunk);
+      req.end();
+    });
+    assert.equal(streamed.status, 413);
+    assert.equal(JSON.parse(streamed.body).error.type, "invalid_request_error");
   });
 
   it("keeps serving after every bad request, with no sequence left busy", async () => {
