@@ -17,7 +17,7 @@ export interface StreamTiming {
 
 export const MODEL_ID = "Sao10K/L3-8B-Lunaris-v1";
 
-/** Streams that ended in a server-side error event (counted, reported with the results). */
+/** Requests that failed on the server: streams ended by an error event, plain requests answered without usage (counted, reported with the results). */
 export let streamErrors = 0;
 export function takeStreamErrors(): number {
   const n = streamErrors;
