@@ -95,6 +95,8 @@ type Evaluation = AsyncGenerator<Sampled, void, void | Token | Token[]>;
  */
 export class Generation {
   private iterator: Evaluation | null = null;
+  /** The prompt tokens not read yet, once prepare() ran and until the generator starts. */
+  private unread: Token[] | null = null;
   private readonly generated: Token[] = [];
   private text: TextAssembler;
   /** "pending": an `auto` tools reply whose first character is not known yet. */
@@ -104,8 +106,6 @@ export class Generation {
   private heldText = "";
   private pendingLogprobs: TokenLogprob[] = [];
   private admitted = false;
-  /** "prefill" until the first token arrives: the scheduler does not wait on prefills. */
-  phase: "prefill" | "decode" = "prefill";
   inflight: Promise<void> | null = null;
   finished = false;
   readonly startedAt = Date.now();
@@ -130,14 +130,36 @@ export class Generation {
     );
   }
 
-  /** Advances by one token (the first call reuses the cached prefix and prefills the rest). */
-  async step(): Promise<void> {
-    const it = this.iterator ?? (await this.start());
-    const r = await it.next();
+  /**
+   * Prompt tokens still to read before the first output token (0 once it decodes): the part of
+   * the prompt not in the sequence's cache, or all of it when the prompt is scored.
+   */
+  get unreadPromptTokens(): number {
+    if (this.iterator) return 0;
+    if (this.unread) return this.unread.length;
+    return this.scoring ? this.job.prompt.length : this.job.prompt.length - this.reusableTokens();
+  }
+
+  /**
+   * One scheduler step: reads the next `promptBudget` tokens of a prompt longer than that, or
+   * else produces one token (reading what is left of the prompt first). The first step reuses
+   * the cached prefix. The scheduler sizes the budget so that every generating sequence's token
+   * and the prompt chunks of one step fit one batch.
+   */
+  async step(promptBudget = Number.POSITIVE_INFINITY): Promise<void> {
+    if (!this.iterator) {
+      this.unread ??= await this.prepare();
+      if (this.unread.length > promptBudget) {
+        await this.sequence.evaluateWithoutGeneratingNewTokens(this.unread.splice(0, promptBudget));
+        return;
+      }
+      this.iterator = this.open(this.unread);
+      this.unread = null;
+    }
+    const r = await this.iterator.next();
     if (this.finished) return;
     if (r.done) return this.finish(this.endReason());
     const { token } = r.value;
-    this.phase = "decode";
     this.generated.push(token);
     if (this.model.isEogToken(token)) return this.finish(this.endReason());
     if (this.job.logprobs && this.mode !== "tools") {
@@ -221,12 +243,20 @@ export class Generation {
     });
   }
 
-  private async start(): Promise<Evaluation> {
-    const { prompt, sampling: s } = this.job;
-    const scoring = !this.admitted && this.job.promptLogprobs === true && this.job.logprobs !== undefined;
-    // Keep at least the last prompt token to evaluate: logits are not part of the cached state.
-    const reused = Math.min(commonPrefixLength(this.sequence.contextTokens, prompt), prompt.length - 1);
-    const cached = scoring ? 0 : reused;
+  private get scoring(): boolean {
+    return !this.admitted && this.job.promptLogprobs === true && this.job.logprobs !== undefined;
+  }
+
+  /** Keeps at least the last prompt token to evaluate: logits are not part of the cached state. */
+  private reusableTokens(): number {
+    return Math.min(commonPrefixLength(this.sequence.contextTokens, this.job.prompt), this.job.prompt.length - 1);
+  }
+
+  /** Drops the cache past the shared prefix, reports admission; returns the prompt tokens left to read. */
+  private async prepare(): Promise<Token[]> {
+    const { prompt } = this.job;
+    const scoring = this.scoring;
+    const cached = scoring ? 0 : this.reusableTokens();
     if (this.sequence.nextTokenIndex > cached) {
       await this.sequence.eraseContextTokenRanges([{ start: cached, end: this.sequence.nextTokenIndex }]);
     }
@@ -240,6 +270,12 @@ export class Generation {
       }
       this.job.onAdmitted(cached, promptLogprobs);
     }
+    return prompt.slice(evaluateFrom);
+  }
+
+  /** Starts the engine's generator on the last part of the prompt, with this choice's sampling. */
+  private open(tokens: Token[]): Evaluation {
+    const { prompt, sampling: s } = this.job;
     const options: SequenceEvaluateOptions = {
       temperature: s.temperature,
       topP: s.topP,
@@ -283,8 +319,7 @@ export class Generation {
     // sampled token's own probability ("confidence") is a C++ sort. Ask only for what is needed.
     const lp = this.mode === "tools" ? undefined : this.job.logprobs;
     const metadata = { probabilities: lp !== undefined && lp.top > 0, confidence: lp !== undefined && lp.top === 0 };
-    this.iterator = this.sequence.evaluateWithMetadata(prompt.slice(evaluateFrom), metadata, options) as Evaluation;
-    return this.iterator;
+    return this.sequence.evaluateWithMetadata(tokens, metadata, options) as Evaluation;
   }
 
   /**

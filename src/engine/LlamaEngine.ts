@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel, type Token, getLlama } from "node-llama-cpp";
+import { decodeFirst } from "./batchOrder.js";
 import { type Llama3Specials, renderLlama3Prompt } from "./chatPrompt.js";
 import { hasNvidiaGpu, missingCudaLibraries } from "./cudaCheck.js";
 import { EngineError, contextOverflow } from "./errors.js";
@@ -121,6 +122,7 @@ export class LlamaEngine implements Engine {
       batchSize,
       threads,
       flashAttention: o.flashAttention ?? true,
+      batching: { itemPrioritizationStrategy: decodeFirst },
     });
     const vram = onGpu ? await llama.getVramState() : null;
     const device = onGpu

@@ -31,13 +31,15 @@ interface QueuedJob {
  * node-llama-cpp packs every decode request queued on the context into one `llama_decode`,
  * but independent per-request loops drift apart and rarely share a batch (ENGINE-NOTES §1a:
  * two free-running streams never batched). So one loop steps every decoding generation
- * together: issue all `next()` calls in the same tick, wait for all, repeat. New requests
- * join at the next step. A prefilling generation is not waited for: its prompt is decoded
- * in batch-size chunks alongside the running streams' tokens, so a long prompt slows the
- * others but never stalls them for its whole length.
+ * together: issue all steps in the same tick, wait for all, repeat. New requests join at the
+ * next step. A prompt is read in chunks that fill what the generating streams leave of the
+ * batch (chunked prefill, as in vLLM), so a long prompt slows the others but never stalls
+ * them: they get a token in every step.
  */
 export class Scheduler {
   private readonly slots: Slot[];
+  /** Tokens one llama_decode takes (node-llama-cpp's batchSize). */
+  private readonly batchSize: number;
   private readonly queue: QueuedJob[] = [];
   private readonly active = new Set<Generation>();
   private wake: (() => void) | null = null;
@@ -51,6 +53,7 @@ export class Scheduler {
     private readonly model: LlamaModel,
     private readonly options: SchedulerOptions,
   ) {
+    this.batchSize = context.batchSize;
     this.slots = [];
     while (context.sequencesLeft > 0) {
       this.slots.push({ sequence: context.getSequence(), busy: false, lastUsedAt: 0 });
@@ -159,31 +162,40 @@ export class Scheduler {
         });
         continue;
       }
-      for (const g of this.active) {
-        if (g.inflight || g.finished) continue;
-        if (g.job.signal.aborted) {
-          await g.finish("aborted");
-          continue;
-        }
-        g.inflight = this.advance(g);
-      }
-      const decoding = [...this.active].flatMap((g) => (g.phase === "decode" && g.inflight ? [g.inflight] : []));
-      if (decoding.length > 0) {
-        await Promise.all(decoding);
-      } else {
-        const pending = [...this.active].flatMap((g) => (g.inflight ? [g.inflight] : []));
-        const woken = new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-        if (pending.length > 0) await Promise.race([...pending, woken]);
-      }
+      await Promise.all(this.stepAll());
       this.reap();
     }
   }
 
-  private async advance(g: Generation): Promise<void> {
+  /**
+   * Starts one step of every active generation in the same tick, so node-llama-cpp packs them
+   * into one batch: each generating sequence's next token, then prompt chunks in admission
+   * order (a Set iterates in insertion order) within what is left of the batch. A prompt
+   * longer than that is read over several steps, and the streams beside it get a token in
+   * every one of them.
+   */
+  private stepAll(): Promise<void>[] {
+    const steps: Promise<void>[] = [];
+    const live = [...this.active].filter((g) => !g.finished);
+    let budget = this.batchSize - live.filter((g) => g.unreadPromptTokens === 0).length;
+    for (const g of live) {
+      if (g.job.signal.aborted) {
+        steps.push(g.finish("aborted"));
+        continue;
+      }
+      const unread = g.unreadPromptTokens;
+      if (unread > 0 && budget <= 0) continue;
+      const chunk = Math.min(unread, budget);
+      budget -= chunk;
+      g.inflight = this.advance(g, chunk);
+      steps.push(g.inflight);
+    }
+    return steps;
+  }
+
+  private async advance(g: Generation, promptBudget: number): Promise<void> {
     try {
-      await g.step();
+      await g.step(promptBudget);
     } catch (error) {
       await g.fail(error);
     } finally {

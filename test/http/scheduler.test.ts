@@ -6,7 +6,8 @@ import { MODEL_ID, type TestServer, readJson, startTestServer } from "../helpers
 
 let srv: TestServer;
 before(async () => {
-  srv = await startTestServer({ parallel: 4, maxQueue: 4 });
+  // A small batch, so that a prompt of a few hundred tokens is read over many steps.
+  srv = await startTestServer({ parallel: 4, maxQueue: 4, batchSize: 64 });
 });
 after(async () => {
   await srv.close();
@@ -93,6 +94,40 @@ describe("scheduler through the real server", () => {
     assert.equal(body.error.code, "queue_full");
     for (const s of streams) s.destroy();
     await Promise.all(waiting);
+    await waitFor(async () => (await health()).active_sequences === 0);
+  });
+
+  it("keeps a stream producing tokens while a long prompt is read beside it", async () => {
+    // Stream A runs; then B arrives with a prompt of ~1,500 tokens, read in ~25 chunks of the
+    // 64-token batch. A must get a token in (nearly) every one of those steps, not wait for B.
+    let aTokens = 0;
+    let aStarted!: () => void;
+    const started = new Promise<void>((resolve) => (aStarted = resolve));
+    const u = new URL(`${srv.url}/v1/chat/completions`);
+    const a = request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        aTokens += chunk.split("\n\n").filter((e) => e.includes('"content":"')).length;
+        if (aTokens >= 3) aStarted();
+      });
+    });
+    a.on("error", () => undefined);
+    a.end(JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: "go on" }], max_tokens: 1500, ignore_eos: true, stream: true }));
+    await started;
+    const before = aTokens;
+    const long = Array.from({ length: 500 }, (_, i) => `word${i}`).join(" ");
+    const b = await srv.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: long }], max_tokens: 1, stream: true, stream_options: { include_usage: true } });
+    let during = -1;
+    let promptTokens = 0;
+    for await (const chunk of b) {
+      // B's one token ends it: its finish_reason comes in the step after the prompt's last chunk.
+      if (during === -1 && chunk.choices[0]?.finish_reason) during = aTokens - before;
+      promptTokens = chunk.usage?.prompt_tokens ?? promptTokens;
+    }
+    a.destroy();
+    const steps = Math.ceil(promptTokens / 63);
+    assert.ok(promptTokens > 1000, `B's prompt: ${promptTokens} tokens`);
+    assert.ok(during >= steps / 2, `A got ${during} tokens while B's ${promptTokens}-token prompt was read (~${steps} steps)`);
     await waitFor(async () => (await health()).active_sequences === 0);
   });
 
