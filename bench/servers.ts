@@ -22,6 +22,8 @@ export interface ServerSettings {
   /** Lunaris only: the GPU backend (default off: CPU comparisons) and tokens per decode step. */
   gpu?: "cuda" | "vulkan" | "off";
   batchSize?: number;
+  /** Lunaris only: --prefix-cache-gib (default: the server's). */
+  prefixCacheGib?: number;
 }
 
 async function freePort(): Promise<number> {
@@ -70,6 +72,7 @@ export async function startLunaris(s: ServerSettings, dataDir: string): Promise<
       "--model", s.model, "--port", String(port), "--threads", String(s.threads), "--parallel", String(s.slots),
       "--ctx-size", String(s.ctxPerSlot), "--gpu", s.gpu ?? "off", "--data-dir", dataDir, "--log-level", "warn",
       ...(s.batchSize ? ["--batch-size", String(s.batchSize)] : []),
+      ...(s.prefixCacheGib !== undefined ? ["--prefix-cache-gib", String(s.prefixCacheGib)] : []),
       "--max-queue", "256",
     ],
     // What bin/lunaris.js sets for users: a libuv pool as wide as the machine (sampling runs there).

@@ -11,6 +11,7 @@ import { KeyRing } from "./accounting/KeyRing.js";
 import { costPicoUsd } from "./accounting/pricing.js";
 import { openStore } from "./accounting/store/openStore.js";
 import { DEMO_ID, LUNARIS } from "./catalog.js";
+import { prefixCacheDir } from "./config/paths.js";
 import { isLoopback, type ServeConfig } from "./config/serveConfig.js";
 import { LlamaEngine } from "./engine/LlamaEngine.js";
 import type { Engine } from "./engine/types.js";
@@ -155,6 +156,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
       flashAttention: cfg.flashAttention === "on",
       maxQueue: cfg.maxQueue,
       queueTimeoutMs: cfg.queueTimeoutMs,
+      prefixCache: { dir: prefixCacheDir(cfg.cacheDir), maxBytes: cfg.prefixCacheGib * 2 ** 30 },
       log: (m) => log.info(m),
     });
     metrics.modelLoaded((Date.now() - loadStarted) / 1000);

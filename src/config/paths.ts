@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -11,4 +12,28 @@ export function defaultDataDir(): string {
   if (process.env.LUNARIS_DATA_DIR) return process.env.LUNARIS_DATA_DIR;
   if (process.env.LUNARIS_HOME) return path.join(process.env.LUNARIS_HOME, "data");
   return path.join(os.homedir(), ".local", "share", "lunaris");
+}
+
+/**
+ * This process's folder for saved prefix states (PrefixStore), under the cache folder: one per
+ * process, so replicas on one machine never share or wipe each other's. Folders left by
+ * processes that are gone are removed here.
+ */
+export function prefixCacheDir(cacheDir: string): string {
+  const root = path.join(cacheDir, "prefix-cache");
+  for (const name of existsSync(root) ? readdirSync(root) : []) {
+    const pid = Number(name);
+    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) rmSync(path.join(root, name), { recursive: true, force: true });
+  }
+  return path.join(root, String(process.pid));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

@@ -9,6 +9,7 @@ import {
   type Token,
   TokenBias,
 } from "node-llama-cpp";
+import type { PrefixStore } from "./PrefixStore.js";
 import { TextAssembler } from "./TextAssembler.js";
 import { type Utf8Vocabulary, Utf8Guard } from "./grammar/utf8Guard.js";
 import type { TokenBytes } from "./tokenBytes.js";
@@ -114,6 +115,7 @@ export class Generation {
     readonly job: ChoiceJob,
     readonly sequence: LlamaContextSequence,
     private readonly model: LlamaModel,
+    private readonly prefixes: PrefixStore | null = null,
   ) {
     const out = job.output;
     this.mode = out.kind === "tools" ? (out.lazy ? "pending" : "tools") : "text";
@@ -256,6 +258,7 @@ export class Generation {
   private async prepare(): Promise<Token[]> {
     const { prompt } = this.job;
     const scoring = this.scoring;
+    if (!this.admitted && !scoring) await this.prefixes?.prepare(this.sequence, prompt);
     const cached = scoring ? 0 : this.reusableTokens();
     if (this.sequence.nextTokenIndex > cached) {
       await this.sequence.eraseContextTokenRanges([{ start: cached, end: this.sequence.nextTokenIndex }]);

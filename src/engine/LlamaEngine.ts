@@ -8,6 +8,7 @@ import { EngineError, contextOverflow } from "./errors.js";
 import { EventChannel } from "./EventChannel.js";
 import type { ChoiceJob, OutputMode } from "./Generation.js";
 import { jsonObjectGbnf, jsonSchemaToGbnf } from "./grammar/jsonSchemaToGbnf.js";
+import { PrefixStore } from "./PrefixStore.js";
 import { Scheduler } from "./Scheduler.js";
 import { TokenBytes } from "./tokenBytes.js";
 import { Utf8Vocabulary } from "./grammar/utf8Guard.js";
@@ -50,8 +51,13 @@ export interface LlamaEngineOptions {
   flashAttention?: boolean | undefined;
   maxQueue: number;
   queueTimeoutMs: number;
+  /** Where and how much KV state of evicted prefixes to keep (PrefixStore); absent or 0 bytes: none. */
+  prefixCache?: { dir: string; maxBytes: number } | undefined;
   log: (message: string) => void;
 }
+
+/** Shortest prefix worth saving: below it, re-reading the tokens costs about what loading their state does on a GPU. */
+const PREFIX_CACHE_MIN_TOKENS = 256;
 
 /** Must equal the options scripts/build-engine.mjs builds with (OpenMP off: the thread pool runs). */
 export const ENGINE_BUILD_CMAKE_OPTIONS = { GGML_OPENMP: "OFF" };
@@ -69,6 +75,7 @@ export class LlamaEngine implements Engine {
     private readonly llamaModel: LlamaModel,
     private readonly context: LlamaContext,
     private readonly scheduler: Scheduler,
+    private readonly prefixes: PrefixStore | null,
     private readonly specials: Llama3Specials,
   ) {
     // End-of-generation tokens (Llama 3: <|end_of_text|>, <|eom_id|>, <|eot_id|>), for ignore_eos / min_tokens / logit_bias.
@@ -148,11 +155,14 @@ export class LlamaEngine implements Engine {
       endHeader: tok("<|end_header_id|>"),
       eot: tok("<|eot_id|>"),
     };
+    const pc = o.prefixCache;
+    const prefixes = pc && pc.maxBytes > 0 ? new PrefixStore({ ...pc, minTokens: PREFIX_CACHE_MIN_TOKENS, log: o.log }) : null;
     const scheduler = new Scheduler(context, model, {
       maxQueue: o.maxQueue,
       queueTimeoutMs: o.queueTimeoutMs,
       // The local build frees each sampler's buffer when it is disposed.
       collectNativeGarbage: llama.buildType !== "localBuild",
+      prefixes,
     });
     const descriptor: ModelDescriptor = {
       id: o.id,
@@ -162,7 +172,7 @@ export class LlamaEngine implements Engine {
       quantization: quantizationName(model),
       demo: o.demo,
     };
-    return new LlamaEngine(descriptor, llama, model, context, scheduler, specials);
+    return new LlamaEngine(descriptor, llama, model, context, scheduler, prefixes, specials);
   }
 
   renderPrompt(messages: readonly ChatMessage[]): number[] {
@@ -307,6 +317,7 @@ export class LlamaEngine implements Engine {
 
   async close(): Promise<void> {
     await this.scheduler.close();
+    this.prefixes?.close();
     await this.context.dispose();
     await this.llamaModel.dispose();
     await this.llama.dispose();

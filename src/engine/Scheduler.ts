@@ -1,6 +1,7 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { EngineError } from "./errors.js";
 import { type ChoiceJob, Generation, commonPrefixLength } from "./Generation.js";
+import type { PrefixStore } from "./PrefixStore.js";
 import { collectNativeGarbage, noteGenerationFinished } from "./nativeGarbage.js";
 
 export interface SchedulerOptions {
@@ -10,6 +11,8 @@ export interface SchedulerOptions {
   queueTimeoutMs: number;
   /** Force full GCs for node-llama-cpp's sampler buffers (prebuilt binaries only: see nativeGarbage.ts). */
   collectNativeGarbage: boolean;
+  /** Keeps long prefixes when their sequence is reused, for when their conversation returns. */
+  prefixes: PrefixStore | null;
 }
 
 interface Slot {
@@ -148,7 +151,7 @@ export class Scheduler {
       if (!best) return;
       this.dequeue(head);
       best.busy = true;
-      this.active.add(new Generation(head.job, best.sequence, this.model));
+      this.active.add(new Generation(head.job, best.sequence, this.model, this.options.prefixes));
     }
   }
 

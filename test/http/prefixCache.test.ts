@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import { TEST_CACHE } from "../helpers/testModel.js";
+import { MODEL_ID, type TestServer, startTestServer } from "../helpers/testServer.js";
+
+// One sequence each, so a second conversation always takes the first one's sequence.
+let withStore: TestServer;
+let withoutStore: TestServer;
+let plain: TestServer;
+before(async () => {
+  withStore = await startTestServer({ parallel: 1 });
+  withoutStore = await startTestServer({ parallel: 1, prefixCacheGib: 0 });
+  plain = await startTestServer({ parallel: 1 });
+});
+after(async () => {
+  await Promise.all([withStore.close(), withoutStore.close(), plain.close()]);
+});
+
+const system: ChatCompletionMessageParam = { role: "system", content: "You are a patient storyteller who remembers every detail. ".repeat(30) };
+const turn1: ChatCompletionMessageParam[] = [system, { role: "user", content: "Tell me about the lighthouse." }];
+
+async function ask(srv: TestServer, messages: ChatCompletionMessageParam[], seed: number) {
+  const r = await srv.client.chat.completions.create({ model: MODEL_ID, messages, max_tokens: 12, seed, temperature: 1 });
+  const cached = (r.usage as { prompt_tokens_details?: { cached_tokens?: number } }).prompt_tokens_details?.cached_tokens ?? 0;
+  return { text: r.choices[0]?.message.content ?? "", prompt: r.usage?.prompt_tokens ?? 0, cached };
+}
+
+/** Turn 1 of the long chat, a short unrelated chat on the same (only) sequence, then turn 2. */
+async function evictedAndBack(srv: TestServer) {
+  const t1 = await ask(srv, turn1, 1);
+  await ask(srv, [{ role: "user", content: "Something else entirely." }], 2);
+  const turn2 = [...turn1, { role: "assistant" as const, content: t1.text }, { role: "user" as const, content: "And the keeper?" }];
+  return { t1, t2: await ask(srv, turn2, 3), turn2 };
+}
+
+describe("prefix cache: a conversation whose sequence was reused", () => {
+  it("comes back from the saved state: turn 2 reads only its new tokens", async () => {
+    const { t1, t2 } = await evictedAndBack(withStore);
+    assert.ok(t1.prompt > 300, `turn 1 prompt ${t1.prompt} tokens`);
+    assert.ok(t2.cached >= t1.prompt, `turn 2 cached ${t2.cached} of ${t2.prompt}; turn 1 had ${t1.prompt}`);
+    assert.ok(t2.cached < t2.prompt);
+    // The state files live in this process's folder under the cache dir.
+    const mine = path.join(TEST_CACHE, "prefix-cache", String(process.pid));
+    assert.ok(readdirSync(mine, { recursive: true }).some((f) => String(f).endsWith(".state")));
+  });
+
+  it("is re-read from scratch without the store", async () => {
+    const { t1, t2 } = await evictedAndBack(withoutStore);
+    assert.ok(t2.cached < 50, `turn 2 cached ${t2.cached}; turn 1 had ${t1.prompt}`);
+  });
+
+  it("gives the same reply as when the sequence kept the conversation", async () => {
+    const { t2, turn2 } = await evictedAndBack(withStore);
+    await ask(plain, turn1, 1);
+    const kept = await ask(plain, turn2, 3);
+    assert.equal(kept.cached, t2.cached);
+    assert.equal(t2.text, kept.text);
+  });
+});
