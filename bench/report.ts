@@ -1,5 +1,5 @@
 import type { OverheadResult } from "./overhead.js";
-import type { ConcurrencyResult } from "./workloads.js";
+import type { ConcurrencyResult, ReturningResult } from "./workloads.js";
 
 export interface ServerResult {
   /** Median over the rounds (each the best of up to three streams); every round's figure. */
@@ -10,6 +10,7 @@ export interface ServerResult {
   promptTokens: number;
   promptRuns: number[];
   concurrency: ConcurrencyResult[];
+  returning: ReturningResult | null;
   turnTtftMs: number[];
   /** Per turn: the prompt's length, and how many of its tokens the server evaluated (the rest came from its cache). */
   turnPromptTokens: number[];
@@ -51,7 +52,9 @@ export function toMarkdown(r: BenchResult): string {
   ];
   for (const c of us?.concurrency ?? []) {
     const o = them?.concurrency.find((x) => x.concurrency === c.concurrency);
-    rows.push([`aggregate output, ${c.concurrency} concurrent (tok/s)`, f(c.aggregateTps), f(o?.aggregateTps), ratio(c.aggregateTps, o?.aggregateTps)]);
+    const rounds = c.aggregateRuns && c.aggregateRuns.length > 1 ? `, mean of ${c.aggregateRuns.length} rounds` : "";
+    rows.push([`aggregate output, ${c.concurrency} concurrent (tok/s${rounds})`, f(c.aggregateTps), f(o?.aggregateTps), ratio(c.aggregateTps, o?.aggregateTps)]);
+    if (rounds) rows.push(["  each round", runs(c.aggregateRuns), runs(o?.aggregateRuns), ""]);
     rows.push([`  TTFT p50 / p90 (ms)`, `${f(c.ttftP50Ms, 0)} / ${f(c.ttftP90Ms, 0)}`, `${f(o?.ttftP50Ms, 0)} / ${f(o?.ttftP90Ms, 0)}`, ""]);
     rows.push([`  inter-token latency (ms)`, f(c.itlMs, 0), f(o?.itlMs, 0), ratio(c.itlMs, o?.itlMs, false)]);
   }
@@ -61,6 +64,10 @@ export function toMarkdown(r: BenchResult): string {
   rows.push(["  last turn / first turn", turnRatio(us), turnRatio(them), ""]);
   const read = (s: ServerResult | null) => (s?.turnReadTokens ? s.turnReadTokens.map((n, i) => `${n}/${s.turnPromptTokens[i]}`).join(", ") : "–");
   rows.push(["  prompt tokens evaluated / in the prompt", read(us), read(them), ""]);
+  const back = (x: ReturningResult | null | undefined) => (x ? `${f(x.firstTtftMs / 1000)} → ${f(x.ttftMs / 1000)}` : "–");
+  const backRead = (x: ReturningResult | null | undefined) => (x ? `${x.readTokens}/${x.promptTokens}` : "–");
+  rows.push(["chat returning after its sequence was taken: TTFT turn 1 → turn 2 (s)", back(us?.returning), back(them?.returning), ratio(us?.returning?.ttftMs, them?.returning?.ttftMs, false)]);
+  rows.push(["  turn 2 prompt tokens evaluated / in the prompt", backRead(us?.returning), backRead(them?.returning), ""]);
   rows.push(["streams ended by a server error", String(us?.streamErrors ?? "–"), String(them?.streamErrors ?? "–"), ""]);
   rows.push(["RSS idle / under load (MiB)", `${us?.rssIdleMiB ?? "–"} / ${us?.rssLoadMiB ?? "–"}`, `${them?.rssIdleMiB ?? "–"} / ${them?.rssLoadMiB ?? "–"}`, ""]);
   const o = r.overhead;

@@ -8,6 +8,8 @@
  * ratios when each server ran alone for ten minutes. An idle server costs nothing (only one
  * ever has work). Then measures our per-request overhead and RSS over 500 requests on the
  * tiny model. Writes bench/results/<shape>.json and .md, and the README's table.
+ * The returning-chat workload compares what each server keeps of evicted conversations (ours:
+ * the prefix store, default 4 GiB; llama-server: its --cache-ram prompt cache, default 8 GiB).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -19,7 +21,7 @@ import { measureOverheadAndRss } from "./overhead.js";
 import { type BenchResult, type ServerResult, toMarkdown } from "./report.js";
 import type { ConcurrencyResult, TurnResult } from "./workloads.js";
 import { type BenchServer, type ServerSettings, rssMiB, startLlamaServer, startLunaris, waitIdle } from "./servers.js";
-import { MultiTurnChat, concurrent, percentile, promptProcessing, singleStream, takeStreamErrors } from "./workloads.js";
+import { MultiTurnChat, concurrent, percentile, promptProcessing, returningChat, singleStream, takeStreamErrors } from "./workloads.js";
 import { makeModel } from "../src/model/makeModel.js";
 
 const { values: args } = parseArgs({
@@ -32,8 +34,8 @@ const { values: args } = parseArgs({
 const shape = args.shape === "small" ? "small" : "lunaris";
 const quick = args.quick ?? false;
 const W = quick
-  ? { decodeTokens: 16, ppWords: 200, concurrency: [1, 2, 4], concTokens: 12, turns: 3, turnWords: 100, turnTokens: 8 }
-  : { decodeTokens: 48, ppWords: 400, concurrency: [1, 2, 4, 8], concTokens: 24, turns: 8, turnWords: 300, turnTokens: 16 };
+  ? { decodeTokens: 16, ppWords: 200, concurrency: [1, 2, 4], concTokens: 12, concRounds: 1, turns: 3, turnWords: 100, turnTokens: 8, returnWords: 200 }
+  : { decodeTokens: 48, ppWords: 400, concurrency: [1, 2, 4, 8], concTokens: 24, concRounds: 2, turns: 8, turnWords: 300, turnTokens: 16, returnWords: 700 };
 
 function log(m: string): void {
   process.stderr.write(`[bench] ${m}\n`);
@@ -71,6 +73,22 @@ async function inTurn<T>(servers: readonly BenchServer[], round: number, errors:
   return out;
 }
 
+function meanOverRounds(rounds: readonly ConcurrencyResult[]): ConcurrencyResult {
+  const mean = (pick: (x: ConcurrencyResult) => number) => rounds.reduce((a, x) => a + pick(x), 0) / rounds.length;
+  return {
+    concurrency: rounds[0]?.concurrency ?? 0,
+    aggregateTps: mean((x) => x.aggregateTps),
+    aggregateRuns: rounds.map((x) => x.aggregateTps),
+    decodeTps: mean((x) => x.decodeTps),
+    meanPromptTokens: mean((x) => x.meanPromptTokens),
+    ttftP50Ms: mean((x) => x.ttftP50Ms),
+    ttftP90Ms: mean((x) => x.ttftP90Ms),
+    itlMs: mean((x) => x.itlMs),
+  };
+}
+
+const settingsSlots = 4;
+
 async function runWorkloads(servers: readonly BenchServer[]): Promise<Record<string, ServerResult>> {
   const errors = new Map<string, number>();
   const each = <T>(round: number, label: string, fn: (s: BenchServer) => Promise<T>) => {
@@ -91,17 +109,24 @@ async function runWorkloads(servers: readonly BenchServer[]): Promise<Record<str
       pp.set(name, [...(pp.get(name) ?? []), x]);
     }
   }
-  const conc = new Map<string, ConcurrencyResult[]>();
-  for (const [i, c] of W.concurrency.entries()) {
-    const results = await each(i, `concurrency ${c}`, async (s) => {
-      const sampler = setInterval(() => rssLoad.set(s.name, Math.max(rssLoad.get(s.name) ?? 0, rssMiB(s.pid))), 500);
-      try {
-        return await concurrent(s.base, c, W.concTokens);
-      } finally {
-        clearInterval(sampler);
+  // Every level runs concRounds times (one concurrent round is a few seconds, within this VM's
+  // drift): the figures are means over the rounds, each round's aggregate shown.
+  const conc = new Map<string, Map<number, ConcurrencyResult[]>>(servers.map((s) => [s.name, new Map()]));
+  for (let r = 0; r < W.concRounds; r++) {
+    for (const [i, c] of W.concurrency.entries()) {
+      const results = await each(i + r, `concurrency ${c}, round ${r + 1}/${W.concRounds}`, async (s) => {
+        const sampler = setInterval(() => rssLoad.set(s.name, Math.max(rssLoad.get(s.name) ?? 0, rssMiB(s.pid))), 500);
+        try {
+          return await concurrent(s.base, c, W.concTokens);
+        } finally {
+          clearInterval(sampler);
+        }
+      });
+      for (const [name, x] of results) {
+        const byLevel = conc.get(name) as Map<number, ConcurrencyResult[]>;
+        byLevel.set(c, [...(byLevel.get(c) ?? []), x]);
       }
-    });
-    for (const [name, x] of results) conc.set(name, [...(conc.get(name) ?? []), x]);
+    }
   }
   const chats = new Map(servers.map((s) => [s.name, new MultiTurnChat(s.base, W.turnWords, W.turnTokens)]));
   const turns = new Map<string, TurnResult[]>();
@@ -110,6 +135,7 @@ async function runWorkloads(servers: readonly BenchServer[]): Promise<Record<str
       turns.set(name, [...(turns.get(name) ?? []), x]);
     }
   }
+  const returning = await each(0, "a chat that returns after its sequence was taken", (s) => returningChat(s.base, W.returnWords, settingsSlots, W.turnTokens));
   const out: Record<string, ServerResult> = {};
   for (const s of servers) {
     const ppRuns = (pp.get(s.name) ?? []).filter((x) => x.ppTps > 0);
@@ -120,7 +146,8 @@ async function runWorkloads(servers: readonly BenchServer[]): Promise<Record<str
       promptTps: ppRuns.length > 0 ? percentile(ppRuns.map((x) => x.ppTps), 50) : 0,
       promptTokens: ppRuns[0]?.promptTokens ?? 0,
       promptRuns: (pp.get(s.name) ?? []).map((x) => x.ppTps),
-      concurrency: conc.get(s.name) ?? [],
+      concurrency: [...(conc.get(s.name) ?? new Map<number, ConcurrencyResult[]>()).values()].map(meanOverRounds),
+      returning: returning.get(s.name) ?? null,
       turnTtftMs: t.map((x) => x.ttftMs),
       turnPromptTokens: t.map((x) => x.promptTokens),
       turnReadTokens: t.map((x) => x.readTokens),
@@ -136,7 +163,7 @@ async function main(): Promise<void> {
   ensureLlamaCppTools();
   const model = ensureModel();
   const threads = os.availableParallelism();
-  const settings: ServerSettings = { model, threads, slots: 4, ctxPerSlot: 8192 };
+  const settings: ServerSettings = { model, threads, slots: settingsSlots, ctxPerSlot: 8192 };
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-bench-"));
   const starters: [string, () => Promise<BenchServer>][] = [
     ["lunaris", () => startLunaris(settings, dataDir)],

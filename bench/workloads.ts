@@ -151,8 +151,10 @@ export async function promptProcessing(base: string, words: number): Promise<{ p
 
 export interface ConcurrencyResult {
   concurrency: number;
-  /** Output tokens over the wall time, prefills included. */
+  /** Output tokens over the wall time, prefills included (the mean, when over several rounds). */
   aggregateTps: number;
+  /** Each round's aggregate, when the figures are means over rounds. */
+  aggregateRuns?: number[];
   /** Output tokens after the first, over the time from the last first token to the last token (llama-batched-bench's S_TG). */
   decodeTps: number;
   meanPromptTokens: number;
@@ -198,16 +200,47 @@ export interface TurnResult {
 export class MultiTurnChat {
   private readonly messages: Message[] = [{ role: "system", content: "You are a storyteller." }];
 
+  /** Words in the next user message. */
+  nextWords: number;
+
   constructor(
     private readonly base: string,
-    private readonly words: number,
+    words: number,
     private readonly maxTokens: number,
-  ) {}
+  ) {
+    this.nextWords = words;
+  }
 
   async turn(): Promise<TurnResult> {
-    this.messages.push({ role: "user", content: randomWords(this.words) });
+    this.messages.push({ role: "user", content: randomWords(this.nextWords) });
     const r = await streamChat(this.base, this.messages, this.maxTokens);
     this.messages.push({ role: "assistant", content: r.text });
     return { ttftMs: r.ttftMs, promptTokens: r.promptTokens, readTokens: r.promptTokens - r.cachedTokens };
   }
+}
+
+export interface ReturningResult {
+  /** The chat's first turn: prompt tokens and time to first token. */
+  firstPromptTokens: number;
+  firstTtftMs: number;
+  /** Its second turn, after `others` other chats took every sequence. */
+  promptTokens: number;
+  readTokens: number;
+  ttftMs: number;
+}
+
+/**
+ * A chat that comes back after its sequence was taken: its first turn (a ~`words`-word message),
+ * then `others` unrelated short chats at once (as many as the server has sequences, so one of
+ * them must take the first chat's), then the first chat's second turn. A server that keeps
+ * evicted prefixes (ours: the prefix store; llama-server: its `--cache-ram` prompt cache)
+ * answers it without re-reading the conversation.
+ */
+export async function returningChat(base: string, words: number, others: number, maxTokens: number): Promise<ReturningResult> {
+  const chat = new MultiTurnChat(base, words, maxTokens);
+  const first = await chat.turn();
+  await Promise.all(Array.from({ length: others }, () => streamChat(base, [{ role: "user", content: randomWords(12) }], maxTokens)));
+  chat.nextWords = 8;
+  const second = await chat.turn();
+  return { firstPromptTokens: first.promptTokens, firstTtftMs: first.ttftMs, promptTokens: second.promptTokens, readTokens: second.readTokens, ttftMs: second.ttftMs };
 }
