@@ -232,6 +232,8 @@ export class Generation {
   /**
    * Scores every prompt token after the first: evaluates the whole prompt (no cache reuse,
    * since cached positions have no logits) asking for the distribution at each position.
+   * It is read within one scheduler step (the streams beside it get one token meanwhile): a
+   * rare request shape, not worth chunking.
    * Greedy settings make those distributions the model's plain softmax.
    */
   private async scorePrompt(prompt: Token[], want: { top: number; tokenBytes: TokenBytes }): Promise<TokenLogprob[]> {
