@@ -42,6 +42,8 @@ export interface ChoiceJob {
   promptLogprobs?: boolean | undefined;
   /** The model's end-of-generation token ids. */
   eogTokens: readonly number[];
+  /** Token bytes, which the reply's text is built from. */
+  tokenBytes: TokenBytes;
   signal: AbortSignal;
   onAdmitted(cachedTokens: number, promptLogprobs: TokenLogprob[] | undefined): void;
   onText(text: string, logprobs: TokenLogprob[] | undefined): void;
@@ -126,10 +128,7 @@ export class Generation {
 
   /** Stop sequences cut text replies; tool calls are read whole. */
   private assembler(): TextAssembler {
-    return new TextAssembler(
-      (tokens, last) => this.model.detokenize(tokens as Token[], false, last as Token[]),
-      this.mode === "tools" ? [] : this.job.stopSequences,
-    );
+    return new TextAssembler((tokens) => this.job.tokenBytes.decode(tokens), this.mode === "tools" ? [] : this.job.stopSequences);
   }
 
   /**

@@ -262,6 +262,7 @@ export class LlamaEngine implements Engine {
         output,
         logprobs: request.logprobs ? { top: request.logprobs.top, tokenBytes: this.tokenBytes } : undefined,
         eogTokens: this.eogTokens,
+        tokenBytes: this.tokenBytes,
         signal: abort.signal,
         promptLogprobs: i === 0 && request.promptLogprobs === true,
         onAdmitted: (cachedTokens, promptLogprobs) => {

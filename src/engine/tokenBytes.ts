@@ -51,6 +51,18 @@ export class TokenBytes {
     return Uint8Array.from([...piece].map((ch) => this.decoder.get(ch.codePointAt(0) ?? 0) ?? 0x3f));
   }
 
+  /**
+   * The text of a run of generated tokens: their bytes joined, control tokens left out (as
+   * llama.cpp renders them without `special`), incomplete UTF-8 as U+FFFD. This is what
+   * llama-server streams (token pieces, concatenated) and what vLLM's incremental detokenizer
+   * gives; llama.cpp's whole-sequence detokenize also applies Llama 3's "clean up spaces", which
+   * drops the space of tokens like " ?" or " ," (code and logprobs `bytes` would disagree).
+   */
+  decode(tokens: readonly number[]): string {
+    const parts = tokens.filter((t) => this.types[t] !== 3).map((t) => this.bytes(t));
+    return this.utf8.decode(Buffer.concat(parts));
+  }
+
   /** The token's text; bytes that are not valid UTF-8 on their own become U+FFFD. */
   text(token: number): string {
     return this.utf8.decode(this.bytes(token));
