@@ -34,16 +34,11 @@ export class PrefixStore {
   private readonly entries: Entry[] = [];
   private bytes = 0;
   private written = 0;
-
   private readonly dir: string;
 
   constructor(private readonly options: PrefixStoreOptions) {
     mkdirSync(options.dir, { recursive: true });
     this.dir = mkdtempSync(path.join(options.dir, "store-"));
-  }
-
-  get storedBytes(): number {
-    return this.bytes;
   }
 
   /**

@@ -8,7 +8,7 @@ import type { BatchItem, PrioritizedBatchItem } from "node-llama-cpp";
  * It replaces node-llama-cpp's default (`maximumParallelism`), whose redistribution passes
  * never subtract what they hand out: a prompt queued ahead of a generating sequence is given
  * the whole batch and the generating sequence is left out of it. Measured through the server
- * (`scratch`-style batch log, 1B shape): a stream got no token for 10 s while a 1,100-token
+ * (llama_decode calls logged, 1B shape): a stream got no token for 10 s while a 1,100-token
  * prompt was read beside it. The scheduler sizes its prompt chunks to fit the batch, so this
  * order only decides when something else queues more than fits (prompt scoring).
  */
