@@ -1,7 +1,9 @@
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import path from "node:path";
 import { type MetadataValue, type TensorSpec, writeGguf } from "./gguf/GgufWriter.js";
 import { FILE_TYPES, type TensorTypeName } from "./gguf/ggufFormat.js";
 import { LLAMA3_VOCAB_SIZE, llama3TokenizerMetadata } from "./llama3Tokenizer.js";
-import { onesFill, randomFill } from "./randomWeights.js";
+import { RandomWeights, onesFill } from "./randomWeights.js";
 
 /** Llama-architecture shapes the project generates. */
 export const SHAPES = {
@@ -14,6 +16,8 @@ export const SHAPES = {
 } as const;
 
 export type ShapeName = keyof typeof SHAPES;
+/** The seed the demo, test and benchmark models are written with. */
+export const DEFAULT_SEED = 1;
 export const MODEL_TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m"] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
 
@@ -21,6 +25,8 @@ export interface MakeModelOptions {
   shape: ShapeName;
   type: ModelType;
   out: string;
+  /** Same seed, same file. */
+  seed?: number;
   onProgress?: (writtenBytes: number, totalBytes: number) => void;
 }
 
@@ -36,7 +42,8 @@ export interface ModelSpec {
 }
 
 /** The GGUF metadata and tensor list of a random-weights Llama 3 model (no data is generated yet). */
-export function modelSpec(shape: ShapeName, type: ModelType): ModelSpec {
+export function modelSpec(shape: ShapeName, type: ModelType, seed = DEFAULT_SEED): ModelSpec {
+  const weights = new RandomWeights(seed);
   const s = SHAPES[shape];
   const headDim = s.embd / s.heads;
   const kvWidth = headDim * s.kvHeads;
@@ -60,7 +67,7 @@ export function modelSpec(shape: ShapeName, type: ModelType): ModelSpec {
   ]);
   const matrix = (name: string, cols: number, rows: number, role: "matrix" | "sensitive" = "matrix"): TensorSpec => {
     const t = tensorType(type, role);
-    return { name, dims: [cols, rows], type: t, fill: randomFill(t) };
+    return { name, dims: [cols, rows], type: t, fill: weights.fill(t) };
   };
   const norm = (name: string): TensorSpec => ({ name, dims: [s.embd], type: "f32", fill: onesFill });
   const tensors: TensorSpec[] = [matrix("token_embd.weight", s.embd, vocab), norm("output_norm.weight")];
@@ -82,7 +89,24 @@ export function modelSpec(shape: ShapeName, type: ModelType): ModelSpec {
   return { metadata, tensors };
 }
 
-export function makeModel({ shape, type, out, onProgress }: MakeModelOptions): number {
-  const { metadata, tensors } = modelSpec(shape, type);
+export function makeModel({ shape, type, out, seed = DEFAULT_SEED, onProgress }: MakeModelOptions): number {
+  const { metadata, tensors } = modelSpec(shape, type, seed);
   return writeGguf(out, metadata, tensors, onProgress);
+}
+
+/**
+ * The default-seed model of a shape and type under `dir`, written on first use (written to a
+ * temporary name and renamed, so concurrent test files never read half a file). The seed is in
+ * the name: a file written by another generator is never reused.
+ */
+export function ensureModel(dir: string, shape: ShapeName, type: ModelType, o: { prefix?: string; onWrite?: () => void } = {}): string {
+  const file = path.join(dir, `${o.prefix ?? "lunaris"}-${shape}-${type}-seed${DEFAULT_SEED}.gguf`);
+  if (!existsSync(file)) {
+    o.onWrite?.();
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    makeModel({ shape, type, out: tmp });
+    renameSync(tmp, file);
+  }
+  return file;
 }

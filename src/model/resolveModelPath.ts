@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { type DownloadOptions, downloadHfModel } from "./download.js";
 import { isHfRef } from "./hfRef.js";
-import { makeModel } from "./makeModel.js";
+import { ensureModel } from "./makeModel.js";
 
 export interface ResolvedModel {
   path: string;
@@ -15,13 +15,10 @@ export interface ResolvedModel {
  */
 export async function resolveModelPath(model: string, o: DownloadOptions): Promise<ResolvedModel> {
   if (model === "demo") {
-    const file = path.join(o.cacheDir, "demo", "lunaris-demo-tiny-q8_0.gguf");
-    if (!existsSync(file)) {
-      mkdirSync(path.dirname(file), { recursive: true });
-      o.log?.("generating the demo model (random weights, real Llama 3 tokenizer)…");
-      makeModel({ shape: "tiny", type: "q8_0", out: `${file}.tmp` });
-      renameSync(`${file}.tmp`, file);
-    }
+    const file = ensureModel(path.join(o.cacheDir, "demo"), "tiny", "q8_0", {
+      prefix: "lunaris-demo",
+      onWrite: () => o.log?.("generating the demo model (random weights, real Llama 3 tokenizer)…"),
+    });
     return { path: file, demo: true };
   }
   if (isHfRef(model)) return { path: await downloadHfModel(model, o), demo: false };

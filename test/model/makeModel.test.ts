@@ -30,4 +30,16 @@ describe("make-model", () => {
     assert.equal(params, 8_030_261_248); // Llama 3 8B's parameter count
     assert.equal(tensors.find((t) => t.name === "blk.0.attn_k.weight")?.dims.join("x"), "4096x1024");
   });
+
+  it("writes the same weights for the same seed, other weights for another", () => {
+    const firstBytes = (seed: number) => {
+      const embd = modelSpec("tiny", "q8_0", seed).tensors[0];
+      const chunk = Buffer.alloc(4096);
+      embd?.fill(chunk, 0);
+      return chunk;
+    };
+    assert.ok(firstBytes(7).equals(firstBytes(7)));
+    assert.ok(!firstBytes(7).equals(firstBytes(8)));
+    assert.ok(firstBytes(7).some((b) => b !== 0));
+  });
 });
