@@ -184,7 +184,7 @@ export class LlamaEngine implements Engine {
   }
 
   detokenize(tokens: readonly number[]): string {
-    return this.llamaModel.detokenize(tokens as Token[], true);
+    return this.tokenBytes.decode(tokens, { special: true });
   }
 
   modelInfo(): { chatTemplate: string | null; bosToken: string; eosToken: string } {

@@ -57,9 +57,12 @@ export class TokenBytes {
    * llama-server streams (token pieces, concatenated) and what vLLM's incremental detokenizer
    * gives; llama.cpp's whole-sequence detokenize also applies Llama 3's "clean up spaces", which
    * drops the space of tokens like " ?" or " ," (code and logprobs `bytes` would disagree).
+   * `special` keeps control tokens as their text (`<|eot_id|>`), as llama-server's /detokenize
+   * and an echoed token prompt show them.
    */
-  decode(tokens: readonly number[]): string {
-    const parts = tokens.filter((t) => this.types[t] !== 3).map((t) => this.bytes(t));
+  decode(tokens: readonly number[], o: { special?: boolean } = {}): string {
+    const kept = o.special === true ? tokens : tokens.filter((t) => this.types[t] !== 3);
+    const parts = kept.map((t) => this.bytes(t));
     return this.utf8.decode(Buffer.concat(parts));
   }
 

@@ -236,6 +236,15 @@ describe("llama.cpp-style helpers for text-completion front-ends", () => {
     assert.equal(d.content, "Hello!");
   });
 
+  it("detokenizes to the tokens' exact text: spaces before punctuation kept, control tokens written out", async () => {
+    // llama.cpp's whole-sequence detokenize applies Llama 3's "clean up spaces" and turns
+    // "Why ? Because ," into "Why? Because,"; llama-server's /detokenize joins the pieces.
+    const content = "<|start_header_id|>Why ? Because , it is n't";
+    const t = await readJson(await srv.post("/tokenize", { content }));
+    const d = await readJson(await srv.post("/detokenize", { tokens: t.tokens }));
+    assert.equal(d.content, content);
+  });
+
   it("reports props: context, template, default settings", async () => {
     const p = await readJson(await fetch(`${srv.url}/props`));
     assert.equal(p.default_generation_settings.n_ctx, 2048);
