@@ -18,10 +18,11 @@ import { parseArgs } from "node:util";
 import { execFileSync } from "node:child_process";
 import { BENCH_CACHE, ensureLlamaCppTools, toolPath } from "./llamaCppBuild.js";
 import { measureOverheadAndRss } from "./overhead.js";
+import { partialUtf8Tokens } from "./partialUtf8.js";
 import { type BenchResult, type ServerResult, toMarkdown } from "./report.js";
 import type { ConcurrencyResult, TurnResult } from "./workloads.js";
 import { type BenchServer, type ServerSettings, rssMiB, startLlamaServer, startLunaris, waitIdle } from "./servers.js";
-import { MultiTurnChat, concurrent, percentile, promptProcessing, returningChat, singleStream, takeStreamErrors } from "./workloads.js";
+import { MultiTurnChat, banTokens, concurrent, percentile, promptProcessing, returningChat, singleStream, takeStreamErrors } from "./workloads.js";
 import { makeModel } from "../src/model/makeModel.js";
 
 const { values: args } = parseArgs({
@@ -162,6 +163,7 @@ async function runWorkloads(servers: readonly BenchServer[]): Promise<Record<str
 async function main(): Promise<void> {
   ensureLlamaCppTools();
   const model = ensureModel();
+  banTokens(await partialUtf8Tokens(model));
   const threads = os.availableParallelism();
   const settings: ServerSettings = { model, threads, slots: settingsSlots, ctxPerSlot: 8192 };
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-bench-"));

@@ -44,9 +44,16 @@ export function llama3Prompt(messages: readonly Message[]): string {
   return `<|begin_of_text|>${turns.join("")}<|start_header_id|>assistant<|end_header_id|>\n\n`;
 }
 
+/** `logit_bias` sent with every request to both servers (see partialUtf8.ts); empty until set. */
+let bannedTokens: Record<string, number> = {};
+export function banTokens(ids: readonly number[]): void {
+  bannedTokens = Object.fromEntries(ids.map((t) => [String(t), -100]));
+}
+
 /** A text completion request for `messages`; llama-server's default sampler settings, sent explicitly so both servers sample alike. */
 function completionBody(messages: readonly Message[], maxTokens: number, stream: boolean): string {
   return JSON.stringify({
+    logit_bias: bannedTokens,
     model: MODEL_ID,
     prompt: llama3Prompt(messages),
     max_tokens: maxTokens,
