@@ -37,6 +37,8 @@ describe("operators' view", () => {
     assert.equal(before.get("lunaris_requests_total")?.type, "COUNTER");
     assert.equal(before.get("lunaris_time_to_first_token_seconds")?.type, "HISTOGRAM");
     assert.ok(before.has("lunaris_process_resident_memory_bytes"));
+    // Sampled every 100 ms instead of prom-client's 10 ms (metrics.ts): still reported.
+    assert.ok(value(before, "lunaris_nodejs_eventloop_lag_p99_seconds") >= 0);
     assert.ok(value(before, "lunaris_model_load_seconds") > 0);
     assert.equal(value(before, "lunaris_sequences"), 4);
     const ask = () => srv.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "Count with me" }], max_tokens: 5 });
