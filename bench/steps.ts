@@ -5,7 +5,9 @@
  * once, inter-token latency per stream. Compare with llama.cpp's own batched decode at the same
  * settings: `.cache/bench/llama.cpp/build/bin/llama-batched-bench -m MODEL -c 32768 -b 256
  * -ub 256 -npp 16 -ntg 24 -npl 1,2,4 -t 2 -tb 2 -fa on --no-kv-unified` (T_TG / 24 per step;
- * LD_LIBRARY_PATH set to that folder). Default model: the bench's Lunaris shape if present.
+ * LD_LIBRARY_PATH=that folder on that command only: exported, it also reaches this script, whose
+ * engine then loads that build's OpenMP libggml and aborts on exit with "free(): corrupted …").
+ * Default model: the bench's Lunaris shape if present.
  */
 import { existsSync } from "node:fs";
 import os from "node:os";
