@@ -31,7 +31,7 @@ export class Accounting {
   /** Auth is off only when no key exists anywhere (then the server binds loopback only). */
   async authRequired(): Promise<boolean> {
     if (this.envKeys.size > 0 || this.adminKeys.size > 0) return true;
-    return (await this.store.listKeys()).some((k) => k.revokedAt === null);
+    return this.store.hasActiveKey();
   }
 
   async authenticate(token: string | null): Promise<Principal | null> {

@@ -58,6 +58,26 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
       assert.equal((await readJson(res)).error.code, "invalid_api_key");
     });
 
+    it("asks for a key once the first stored key exists, and stops when the last is revoked", async () => {
+      // A server of its own with no configured keys: auth follows the store alone.
+      const own = await freshDatabase(kind);
+      const args = [...(own.database ? ["--database", own.database] : []), "--data-dir", own.dataDir];
+      const bare = await startTestServer({ database: own.database, dataDir: own.dataDir });
+      try {
+        const ask = (headers: Record<string, string> = {}) => bare.post("/v1/chat/completions", { model: MODEL_ID, messages: hi, max_tokens: 1 }, headers);
+        assert.equal((await ask()).status, 200, "no key anywhere: auth is off (loopback only)");
+        const created = JSON.parse(await lunaris(["keys", "create", "--name", "first", "--json", ...args]));
+        const refused = await ask();
+        assert.equal(refused.status, 401);
+        assert.equal((await readJson(refused)).error.code, "invalid_api_key");
+        assert.equal((await ask({ authorization: `Bearer ${created.secret}` })).status, 200);
+        await lunaris(["keys", "revoke", created.id, ...args]);
+        assert.equal((await ask()).status, 200, "every key revoked: auth is off again");
+      } finally {
+        await bare.close();
+      }
+    });
+
     it("manages keys over HTTP with an admin key, and refuses non-admins", async () => {
       const k = await createKey({ name: "http-key", rpm: 10, monthly_budget_usd: 5 });
       const list = await readJson(await admin("/keys"));

@@ -19,6 +19,8 @@ export interface AccountingStore {
   findKeyByHash(hash: string): Promise<KeyRecord | null>;
   getKey(id: string): Promise<KeyRecord | null>;
   listKeys(): Promise<KeyRecord[]>;
+  /** Whether any key is not revoked: asked on every request that carries no known key. */
+  hasActiveKey(): Promise<boolean>;
   updateKey(id: string, patch: Partial<KeyLimits> & { name?: string }): Promise<KeyRecord | null>;
   revokeKey(id: string, at: number): Promise<boolean>;
 

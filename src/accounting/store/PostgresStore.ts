@@ -73,6 +73,10 @@ export class PostgresStore implements AccountingStore {
     return (await this.pool.query<KeyRow>("SELECT * FROM api_keys ORDER BY created_at")).rows.map(toKeyRecord);
   }
 
+  async hasActiveKey(): Promise<boolean> {
+    return (await this.pool.query("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1")).rowCount === 1;
+  }
+
   async updateKey(id: string, patch: Partial<KeyLimits> & { name?: string }): Promise<KeyRecord | null> {
     const entries = Object.entries(patch).filter(([k]) => k in KEY_PATCH_COLUMNS);
     if (entries.length > 0) {

@@ -74,6 +74,10 @@ export class SqliteStore implements AccountingStore {
     return (this.sql("SELECT * FROM api_keys ORDER BY created_at").all() as KeyRow[]).map(toKeyRecord);
   }
 
+  async hasActiveKey(): Promise<boolean> {
+    return this.sql("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1").get() !== undefined;
+  }
+
   async updateKey(id: string, patch: Partial<KeyLimits> & { name?: string }): Promise<KeyRecord | null> {
     const entries = Object.entries(patch).filter(([k]) => k in KEY_PATCH_COLUMNS);
     if (entries.length > 0) {
