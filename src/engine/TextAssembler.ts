@@ -5,13 +5,13 @@
  */
 export class TextAssembler {
   private pendingTokens: number[] = [];
-  private recentTokens: number[] = [];
   /** Text decoded but not yet released, because it may be the start of a stop sequence. */
   private held = "";
   private stopped = false;
 
   constructor(
-    private readonly detokenize: (tokens: number[], lastTokens: number[]) => string,
+    /** Context-free: a run of tokens' text depends on those tokens alone (their bytes joined). */
+    private readonly detokenize: (tokens: number[]) => string,
     private readonly stopSequences: readonly string[],
   ) {}
 
@@ -23,11 +23,10 @@ export class TextAssembler {
   push(token: number): string {
     if (this.stopped) return "";
     this.pendingTokens.push(token);
-    const text = this.detokenize(this.pendingTokens, this.recentTokens);
+    const text = this.detokenize(this.pendingTokens);
     // A token that ends inside a multi-byte character decodes to U+FFFD; wait for the rest
     // (a UTF-8 character spans at most 4 byte tokens).
     if (text.endsWith("\uFFFD") && this.pendingTokens.length < 4) return "";
-    this.recentTokens = [...this.recentTokens, ...this.pendingTokens].slice(-8);
     this.pendingTokens = [];
     return this.release(this.held + text);
   }
@@ -36,7 +35,7 @@ export class TextAssembler {
   flush(): string {
     if (this.stopped) return "";
     let text = this.held;
-    if (this.pendingTokens.length > 0) text += this.detokenize(this.pendingTokens, this.recentTokens);
+    if (this.pendingTokens.length > 0) text += this.detokenize(this.pendingTokens);
     this.pendingTokens = [];
     this.held = "";
     return this.release(text, true);
