@@ -1,3 +1,4 @@
+import { type Cipher, createCipheriv, createHash } from "node:crypto";
 import { TENSOR_TYPES, type TensorTypeName } from "./gguf/ggufFormat.js";
 
 /**
@@ -13,40 +14,39 @@ import { TENSOR_TYPES, type TensorTypeName } from "./gguf/ggufFormat.js";
 const POOL_TARGET_BYTES = 4 << 20;
 const WEIGHT_STD = 0.02;
 
-/** sfc32 (Chris Doty-Humphrey's small fast counter): 128-bit state, passes PractRand, 32 bits a call. */
-class Sfc32 {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d = 1;
+/**
+ * A seeded byte stream: AES-128-CTR's keystream under a key derived from the seed (node:crypto,
+ * so no hand-written generator), read in 64 KiB chunks.
+ */
+class SeededStream {
+  private readonly cipher: Cipher;
+  private readonly zeros = Buffer.alloc(1 << 16);
+  private chunk = Buffer.alloc(0);
+  private at = 0;
+  private readonly word = Buffer.alloc(4);
 
   constructor(seed: number) {
-    this.a = 0x9e3779b9;
-    this.b = 0x243f6a88;
-    this.c = seed >>> 0;
-    for (let i = 0; i < 12; i++) this.next();
+    const key = createHash("sha256").update(`lunaris-random-weights:${seed}`).digest().subarray(0, 16);
+    this.cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
   }
 
-  next(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
+  bytes(out: Buffer, at: number, n: number): void {
+    for (let done = 0; done < n; ) {
+      if (this.at === this.chunk.length) {
+        this.chunk = this.cipher.update(this.zeros);
+        this.at = 0;
+      }
+      const k = Math.min(n - done, this.chunk.length - this.at);
+      this.chunk.copy(out, at + done, this.at, this.at + k);
+      this.at += k;
+      done += k;
+    }
   }
 
   /** Uniform in [0, 1). */
   float(): number {
-    return this.next() / 4294967296;
-  }
-
-  bytes(out: Buffer, at: number, n: number): void {
-    for (let i = 0; i < n; i += 4) {
-      let r = this.next();
-      for (let j = i; j < Math.min(i + 4, n); j++, r >>>= 8) out[at + j] = r & 0xff;
-    }
+    this.bytes(this.word, 0, 4);
+    return this.word.readUInt32LE(0) / 4294967296;
   }
 
   gaussian(): number {
@@ -79,7 +79,7 @@ export function toF16Bits(x: number): number {
   return sign | (exp << 10) | ((mant + 0x1000) >> 13);
 }
 
-function makeBlock(rng: Sfc32, kind: TensorTypeName, out: Buffer, at: number): void {
+function makeBlock(rng: SeededStream, kind: TensorTypeName, out: Buffer, at: number): void {
   switch (kind) {
     case "f32":
       out.writeFloatLE(rng.gaussian() * WEIGHT_STD, at);
@@ -118,11 +118,11 @@ function makeBlock(rng: Sfc32, kind: TensorTypeName, out: Buffer, at: number): v
 
 /** Tensor data from one seed: a pool of blocks a tensor type, each tensor starting at its own block. */
 export class RandomWeights {
-  private readonly rng: Sfc32;
+  private readonly rng: SeededStream;
   private readonly pools = new Map<TensorTypeName, Buffer>();
 
   constructor(seed: number) {
-    this.rng = new Sfc32(seed);
+    this.rng = new SeededStream(seed);
   }
 
   private poolFor(type: TensorTypeName): Buffer {
