@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { Hono } from "hono";
-import { cors } from "hono/cors";
+import { getPath } from "hono/utils/url";
 import type { ApiDeps, AppEnv } from "./deps.js";
 import { routeNotFound, toApiError } from "./errors.js";
 import { openApiDocument } from "./openapi.js";
 import { auth, requireAdmin } from "./middleware/auth.js";
+import { cors } from "./middleware/cors.js";
 import { limits } from "./middleware/limits.js";
 import { adminKeysRoutes } from "./routes/adminKeys.js";
 import { adminUsageHandler, ownUsageHandler } from "./routes/usage.js";
@@ -23,13 +24,18 @@ import { textCompletionsHandler } from "./routes/textCompletions.js";
 export function createApp(deps: ApiDeps): Hono<AppEnv> {
   // Clients that build URLs from a base with a trailing slash send `//chat/completions`
   // (SillyTavern's Custom source): route on the path with repeated slashes folded.
-  const app = new Hono<AppEnv>({ getPath: (req) => new URL(req.url).pathname.replace(/\/{2,}/g, "/") });
+  const app = new Hono<AppEnv>({
+    getPath: (req) => {
+      const path = getPath(req);
+      return path.includes("//") ? path.replace(/\/{2,}/g, "/") : path;
+    },
+  });
 
   // Browser front-ends (Kobold Lite, RisuAI) call the API from their own origin.
   app.use(
     "*",
     cors({
-      origin: deps.corsOrigins.includes("*") ? "*" : [...deps.corsOrigins],
+      origins: deps.corsOrigins,
       allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
       allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
       exposeHeaders: ["x-request-id", "x-lunaris-ignored-params", "retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"],
