@@ -22,6 +22,8 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Counter<"route" | "status">;
   private readonly tokens: Counter<"kind">;
+  /** The three token counters, bound once: a labelled inc() hashes its labels on every call. */
+  private readonly tokensOf: Record<"prompt" | "cached" | "completion", Counter.Internal>;
   private readonly ttft: Histogram;
   private readonly itl: Histogram;
   private readonly e2e: Histogram;
@@ -38,6 +40,7 @@ export class Metrics {
     collectDefaultMetrics({ register: r, prefix: "lunaris_", eventLoopMonitoringPrecision: 100 });
     this.requests = new Counter({ name: "lunaris_requests_total", help: "HTTP requests by route and status", labelNames: ["route", "status"], registers: [r] });
     this.tokens = new Counter({ name: "lunaris_tokens_total", help: "Tokens by kind: prompt, cached (prompt tokens served from the prefix cache), completion", labelNames: ["kind"], registers: [r] });
+    this.tokensOf = { prompt: this.tokens.labels("prompt"), cached: this.tokens.labels("cached"), completion: this.tokens.labels("completion") };
     this.ttft = new Histogram({ name: "lunaris_time_to_first_token_seconds", help: "Request start to first generated content", buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [r] });
     this.itl = new Histogram({ name: "lunaris_inter_token_latency_seconds", help: "Gap between streamed content deltas", buckets: [0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2, 2.5], registers: [r] });
     this.e2e = new Histogram({ name: "lunaris_request_duration_seconds", help: "Chat completion end-to-end latency", buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers: [r] });
@@ -85,9 +88,9 @@ export class Metrics {
   }
 
   observeCompletion(o: CompletionObservation): void {
-    this.tokens.inc({ kind: "prompt" }, o.promptTokens);
-    this.tokens.inc({ kind: "cached" }, o.cachedTokens);
-    this.tokens.inc({ kind: "completion" }, o.completionTokens);
+    this.tokensOf.prompt.inc(o.promptTokens);
+    this.tokensOf.cached.inc(o.cachedTokens);
+    this.tokensOf.completion.inc(o.completionTokens);
     if (o.ttftMs !== null) this.ttft.observe(o.ttftMs / 1000);
     for (const gap of o.itlMs) this.itl.observe(gap / 1000);
     this.e2e.observe(o.e2eMs / 1000);

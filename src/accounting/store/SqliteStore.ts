@@ -15,6 +15,8 @@ export class SqliteStore implements AccountingStore {
   private readonly db: Database.Database;
   /** Prepared statements by SQL text: preparing costs ~0.1 ms, more than running these. */
   private readonly statements = new Map<string, Database.Statement>();
+  /** The ledger write every request makes, wrapped once: `db.transaction()` builds a new wrapper on each call. */
+  private readonly recordUsageInTx: (r: UsageRow, windowStart: number, month: string) => void;
 
   constructor(file: string) {
     if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
@@ -22,6 +24,7 @@ export class SqliteStore implements AccountingStore {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
+    this.recordUsageInTx = this.db.transaction((r: UsageRow, windowStart: number, month: string) => this.writeUsage(r, windowStart, month));
   }
 
   private sql(text: string): Database.Statement {
@@ -92,25 +95,27 @@ export class SqliteStore implements AccountingStore {
   }
 
   async recordUsage(r: UsageRow, windowStart: number, month: string): Promise<void> {
-    this.db.transaction(() => {
-      this.sql(
-          `INSERT INTO usage_records (request_id, key_id, user_id, model, prompt_tokens, cached_tokens, completion_tokens,
-             cost_pico, finish_reason, status, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(r.requestId, r.keyId, r.user, r.model, r.promptTokens, r.cachedTokens, r.completionTokens, r.costPico,
-          r.finishReason, r.status, r.latencyMs, r.createdAt);
-      if (r.keyId === null) return;
-      this.sql(
-          `INSERT INTO monthly_spend (key_id, month, cost_pico) VALUES (?, ?, ?)
-           ON CONFLICT (key_id, month) DO UPDATE SET cost_pico = cost_pico + excluded.cost_pico`,
-        )
-        .run(r.keyId, month, r.costPico);
-      this.sql(
-          `INSERT INTO rate_windows (key_id, window_start, requests, tokens) VALUES (?, ?, 0, ?)
-           ON CONFLICT (key_id, window_start) DO UPDATE SET tokens = tokens + excluded.tokens`,
-        )
-        .run(r.keyId, windowStart, r.promptTokens + r.completionTokens);
-    })();
+    this.recordUsageInTx(r, windowStart, month);
+  }
+
+  private writeUsage(r: UsageRow, windowStart: number, month: string): void {
+    this.sql(
+        `INSERT INTO usage_records (request_id, key_id, user_id, model, prompt_tokens, cached_tokens, completion_tokens,
+           cost_pico, finish_reason, status, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(r.requestId, r.keyId, r.user, r.model, r.promptTokens, r.cachedTokens, r.completionTokens, r.costPico,
+        r.finishReason, r.status, r.latencyMs, r.createdAt);
+    if (r.keyId === null) return;
+    this.sql(
+        `INSERT INTO monthly_spend (key_id, month, cost_pico) VALUES (?, ?, ?)
+         ON CONFLICT (key_id, month) DO UPDATE SET cost_pico = cost_pico + excluded.cost_pico`,
+      )
+      .run(r.keyId, month, r.costPico);
+    this.sql(
+        `INSERT INTO rate_windows (key_id, window_start, requests, tokens) VALUES (?, ?, 0, ?)
+         ON CONFLICT (key_id, window_start) DO UPDATE SET tokens = tokens + excluded.tokens`,
+      )
+      .run(r.keyId, windowStart, r.promptTokens + r.completionTokens);
   }
 
   async usageByDay(f: UsageFilter): Promise<UsageBucket[]> {
