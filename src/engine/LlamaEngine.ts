@@ -163,6 +163,7 @@ export class LlamaEngine implements Engine {
       // The local build frees each sampler's buffer when it is disposed.
       collectNativeGarbage: llama.buildType !== "localBuild",
       prefixes,
+      longCacheTokens: PREFIX_CACHE_MIN_TOKENS,
     });
     const descriptor: ModelDescriptor = {
       id: o.id,

@@ -13,7 +13,20 @@ export interface SchedulerOptions {
   collectNativeGarbage: boolean;
   /** Keeps long prefixes when their sequence is reused, for when their conversation returns. */
   prefixes: PrefixStore | null;
+  /**
+   * Cached tokens worth keeping in a sequence (the prefix store's threshold): a request that
+   * shares little with every free sequence takes one holding fewer than this to give up.
+   */
+  longCacheTokens: number;
 }
+
+/**
+ * A shared prefix shorter than this does not make a sequence the better pick: every Llama 3
+ * chat shares its first 5 tokens, and one more token in common (two prompts opening with the
+ * same word) must not send a request onto a long cached conversation, whose state is then
+ * saved (72 MB for 577 tokens of the 8B model) and lost from the sequence, to spare one token.
+ */
+const MIN_USEFUL_PREFIX = 16;
 
 interface Slot {
   sequence: LlamaContextSequence;
@@ -140,27 +153,35 @@ export class Scheduler {
     w?.();
   }
 
-  /** FIFO admission; the head job takes the free sequence sharing its longest prefix. */
+  /**
+   * FIFO admission. The head job takes the free sequence sharing its longest prefix; when no
+   * sequence shares a useful one, a sequence whose cache is cheap to give up (shorter than
+   * `longCacheTokens` past the shared part) goes before one holding a long conversation, so
+   * one-off prompts do not evict chats that may return. Then the least recently used.
+   */
   private admit(): void {
     for (;;) {
       const head = this.queue[0];
       if (!head) return;
-      let best: Slot | null = null;
-      let bestShared = -1;
+      let best: { slot: Slot; useful: number; costly: boolean } | null = null;
       for (const slot of this.slots) {
         if (slot.busy) continue;
-        const shared = commonPrefixLength(slot.sequence.contextTokens, head.job.prompt);
-        // Ties go to the least recently used sequence, keeping fresher caches for later turns.
-        if (shared > bestShared || (shared === bestShared && best && slot.lastUsedAt < best.lastUsedAt)) {
-          best = slot;
-          bestShared = shared;
-        }
+        const held = slot.sequence.contextTokens;
+        const shared = commonPrefixLength(held, head.job.prompt);
+        const c = { slot, useful: shared >= MIN_USEFUL_PREFIX ? shared : 0, costly: held.length - shared >= this.options.longCacheTokens };
+        if (!best || Scheduler.betterPick(c, best)) best = c;
       }
       if (!best) return;
       this.dequeue(head);
-      best.busy = true;
-      this.active.add(new Generation(head.job, best.sequence, this.model, this.options.prefixes));
+      best.slot.busy = true;
+      this.active.add(new Generation(head.job, best.slot.sequence, this.model, this.options.prefixes));
     }
+  }
+
+  private static betterPick(a: { slot: Slot; useful: number; costly: boolean }, b: { slot: Slot; useful: number; costly: boolean }): boolean {
+    if (a.useful !== b.useful) return a.useful > b.useful;
+    if (a.costly !== b.costly) return !a.costly;
+    return a.slot.lastUsedAt < b.slot.lastUsedAt;
   }
 
   private async run(): Promise<void> {

@@ -63,3 +63,21 @@ describe("prefix cache: a conversation whose sequence was reused", () => {
     assert.equal(t2.text, kept.text);
   });
 });
+
+describe("prefix cache: which sequence a new conversation takes", () => {
+  it("a one-off prompt takes the sequence with little cached, leaving the long conversation in place", async () => {
+    // No store: turn 2 can only be served from the conversation's own sequence.
+    const srv = await startTestServer({ parallel: 2, prefixCacheGib: 0 });
+    try {
+      const t1 = await ask(srv, turn1, 1);
+      // Both share only the chat header with the conversation's sequence: neither may take it,
+      // although it is the least recently used.
+      await ask(srv, [{ role: "user", content: "Something else entirely." }], 2);
+      await ask(srv, [{ role: "user", content: "And a third thing." }], 3);
+      const t2 = await ask(srv, [...turn1, { role: "assistant", content: t1.text }, { role: "user", content: "And the keeper?" }], 4);
+      assert.ok(t2.cached >= t1.prompt, `turn 2 cached ${t2.cached} of ${t2.prompt}; turn 1 had ${t1.prompt}`);
+    } finally {
+      await srv.close();
+    }
+  });
+});
