@@ -21,10 +21,11 @@ export interface SchedulerOptions {
 }
 
 /**
- * A shared prefix shorter than this does not make a sequence the better pick: every Llama 3
- * chat shares its first 5 tokens, and one more token in common (two prompts opening with the
- * same word) must not send a request onto a long cached conversation, whose state is then
- * saved (72 MB for 577 tokens of the 8B model) and lost from the sequence, to spare one token.
+ * How many more tokens a sequence holding a long conversation must share with a prompt than a
+ * sequence holding little, to be taken instead. Every Llama 3 chat shares its first 5 tokens,
+ * and one more in common (two prompts opening with the same word) must not send a request onto
+ * a long cached conversation, whose state is then saved (72 MiB for 577 tokens of the 8B
+ * model, 213–267 ms) and lost from the sequence, to spare one token of reading.
  */
 const MIN_USEFUL_PREFIX = 16;
 
@@ -154,23 +155,27 @@ export class Scheduler {
   }
 
   /**
-   * FIFO admission. The head job takes the free sequence sharing its longest prefix; when no
-   * sequence shares a useful one, a sequence whose cache is cheap to give up (shorter than
-   * `longCacheTokens` past the shared part) goes before one holding a long conversation, so
-   * one-off prompts do not evict chats that may return. Then the least recently used.
+   * FIFO admission. The head job takes the free sequence sharing its longest prefix, except that
+   * a sequence that would give up a long cache (`longCacheTokens` or more past the shared part)
+   * is taken only when it shares MIN_USEFUL_PREFIX tokens more than the best of the others: a
+   * one-off prompt does not evict a chat that may return. Ties go to the least recently used.
    */
   private admit(): void {
     for (;;) {
       const head = this.queue[0];
       if (!head) return;
-      let best: { slot: Slot; useful: number; costly: boolean } | null = null;
+      let cheap: { slot: Slot; shared: number } | null = null;
+      let costly: { slot: Slot; shared: number } | null = null;
       for (const slot of this.slots) {
         if (slot.busy) continue;
         const held = slot.sequence.contextTokens;
         const shared = commonPrefixLength(held, head.job.prompt);
-        const c = { slot, useful: shared >= MIN_USEFUL_PREFIX ? shared : 0, costly: held.length - shared >= this.options.longCacheTokens };
-        if (!best || Scheduler.betterPick(c, best)) best = c;
+        const c = { slot, shared };
+        if (held.length - shared >= this.options.longCacheTokens) {
+          if (!costly || Scheduler.betterPick(c, costly)) costly = c;
+        } else if (!cheap || Scheduler.betterPick(c, cheap)) cheap = c;
       }
+      const best = cheap && (!costly || costly.shared < cheap.shared + MIN_USEFUL_PREFIX) ? cheap : costly;
       if (!best) return;
       this.dequeue(head);
       best.slot.busy = true;
@@ -178,10 +183,9 @@ export class Scheduler {
     }
   }
 
-  private static betterPick(a: { slot: Slot; useful: number; costly: boolean }, b: { slot: Slot; useful: number; costly: boolean }): boolean {
-    if (a.useful !== b.useful) return a.useful > b.useful;
-    if (a.costly !== b.costly) return !a.costly;
-    return a.slot.lastUsedAt < b.slot.lastUsedAt;
+  /** More shared tokens first; ties to the least recently used, keeping fresher caches for later turns. */
+  private static betterPick(a: { slot: Slot; shared: number }, b: { slot: Slot; shared: number }): boolean {
+    return a.shared !== b.shared ? a.shared > b.shared : a.slot.lastUsedAt < b.slot.lastUsedAt;
   }
 
   private async run(): Promise<void> {
