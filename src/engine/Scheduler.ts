@@ -14,8 +14,8 @@ export interface SchedulerOptions {
   /** Keeps long prefixes when their sequence is reused, for when their conversation returns. */
   prefixes: PrefixStore | null;
   /**
-   * Cached tokens worth keeping in a sequence (the prefix store's threshold): a request that
-   * shares little with every free sequence takes one holding fewer than this to give up.
+   * A sequence that would give up this many cached tokens or more (the prefix store's
+   * threshold) is taken only when it shares LONG_CACHE_MARGIN tokens more than any other.
    */
   longCacheTokens: number;
 }
@@ -27,13 +27,16 @@ export interface SchedulerOptions {
  * a long cached conversation, whose state is then saved (72 MiB for 577 tokens of the 8B
  * model, 213–267 ms) and lost from the sequence, to spare one token of reading.
  */
-const MIN_USEFUL_PREFIX = 16;
+const LONG_CACHE_MARGIN = 16;
 
 interface Slot {
   sequence: LlamaContextSequence;
   busy: boolean;
   lastUsedAt: number;
 }
+
+/** A free sequence and how many tokens it shares with the prompt being admitted. */
+type Candidate = { slot: Slot; shared: number };
 
 interface QueuedJob {
   job: ChoiceJob;
@@ -157,25 +160,25 @@ export class Scheduler {
   /**
    * FIFO admission. The head job takes the free sequence sharing its longest prefix, except that
    * a sequence that would give up a long cache (`longCacheTokens` or more past the shared part)
-   * is taken only when it shares MIN_USEFUL_PREFIX tokens more than the best of the others: a
+   * is taken only when it shares LONG_CACHE_MARGIN tokens more than the best of the others: a
    * one-off prompt does not evict a chat that may return. Ties go to the least recently used.
    */
   private admit(): void {
     for (;;) {
       const head = this.queue[0];
       if (!head) return;
-      let cheap: { slot: Slot; shared: number } | null = null;
-      let costly: { slot: Slot; shared: number } | null = null;
+      let cheap: Candidate | null = null;
+      let costly: Candidate | null = null;
       for (const slot of this.slots) {
         if (slot.busy) continue;
         const held = slot.sequence.contextTokens;
         const shared = commonPrefixLength(held, head.job.prompt);
-        const c = { slot, shared };
+        const c: Candidate = { slot, shared };
         if (held.length - shared >= this.options.longCacheTokens) {
           if (!costly || Scheduler.betterPick(c, costly)) costly = c;
         } else if (!cheap || Scheduler.betterPick(c, cheap)) cheap = c;
       }
-      const best = cheap && (!costly || costly.shared < cheap.shared + MIN_USEFUL_PREFIX) ? cheap : costly;
+      const best = cheap && (!costly || costly.shared < cheap.shared + LONG_CACHE_MARGIN) ? cheap : costly;
       if (!best) return;
       this.dequeue(head);
       best.slot.busy = true;
@@ -184,7 +187,7 @@ export class Scheduler {
   }
 
   /** More shared tokens first; ties to the least recently used, keeping fresher caches for later turns. */
-  private static betterPick(a: { slot: Slot; shared: number }, b: { slot: Slot; shared: number }): boolean {
+  private static betterPick(a: Candidate, b: Candidate): boolean {
     return a.shared !== b.shared ? a.shared > b.shared : a.slot.lastUsedAt < b.slot.lastUsedAt;
   }
 
