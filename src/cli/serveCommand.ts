@@ -35,7 +35,7 @@ export function registerServe(program: Command): void {
     .option("--ctx-size <tokens>", "context per sequence (default: the model's, 8192)")
     .option("--batch-size <tokens>", "tokens per decode step (default: 256 on CPU, 2048 on GPU)")
     .option("--flash-attention <on|off>", "flash attention (faster attention over long contexts; llama-server's default too)", "on")
-    .option("--prefix-cache-gib <GiB>", "KV state kept for conversations whose sequence was reused, loaded back when they return (0: off)", "4")
+    .option("--prefix-cache-gib <GiB>", "KV state kept in memory for conversations whose sequence was reused, loaded back when they return (0: off)", "4")
     .option("--max-queue <n>", "requests that may wait for a sequence before 429", "64")
     .option("--queue-timeout-ms <ms>", "longest wait for a sequence before 503", "120000")
     .option("--request-timeout-ms <ms>", "longest a request may run", "600000")

@@ -314,6 +314,8 @@ export class LlamaEngine implements Engine {
       queueDepth: this.scheduler.queueDepth,
       activeSequences: this.scheduler.activeCount,
       totalSequences: this.scheduler.sequenceCount,
+      storedPrefixes: this.prefixes?.stats().entries ?? 0,
+      storedPrefixBytes: this.prefixes?.stats().bytes ?? 0,
     };
   }
 

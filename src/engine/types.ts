@@ -155,6 +155,9 @@ export interface EngineStats {
   queueDepth: number;
   activeSequences: number;
   totalSequences: number;
+  /** Prompt prefixes kept after their sequence moved on, and their state's size. */
+  storedPrefixes: number;
+  storedPrefixBytes: number;
 }
 
 /** What the HTTP layer needs from a model backend, local or remote. */

@@ -58,6 +58,8 @@ export class Metrics {
     gauge("lunaris_queue_depth", "Requests waiting for a sequence", (s) => s.queueDepth);
     gauge("lunaris_active_sequences", "Sequences generating now", (s) => s.activeSequences);
     gauge("lunaris_sequences", "Parallel sequences (slots)", (s) => s.totalSequences);
+    gauge("lunaris_prefix_store_entries", "Prompt prefixes kept after their sequence was reused (--prefix-cache-gib)", (s) => s.storedPrefixes);
+    gauge("lunaris_prefix_store_bytes", "Bytes of KV state those prefixes hold", (s) => s.storedPrefixBytes);
     const tokens = this.tokens;
     const recent = this.recent;
     new Gauge({
