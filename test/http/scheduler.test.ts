@@ -158,3 +158,39 @@ describe("scheduler through the real server", () => {
     assert.equal(batched.choices[0]?.message.content, alone);
   });
 });
+
+describe("scheduler: batch order", () => {
+  it("puts a step's tokens in the batch by sequence id, whatever order the streams were admitted in", async () => {
+    const own = await startTestServer({ parallel: 4 });
+    try {
+      // White box: node-llama-cpp's native context, to see which sequence each batched token is for.
+      type Native = Record<string, (...a: unknown[]) => unknown>;
+      const native = (own.engine() as unknown as { context: { _ctx: Native } }).context._ctx;
+      const batches: number[][] = [];
+      const add = native.addToBatch?.bind(native);
+      const init = native.initBatch?.bind(native);
+      assert.ok(add && init);
+      const patch = (name: string, fn: (...a: unknown[]) => unknown) => Object.defineProperty(native, name, { value: fn, configurable: true, writable: true });
+      patch("initBatch", (...a: unknown[]) => (batches.push([]), init(...a)));
+      patch("addToBatch", (...a: unknown[]) => {
+        if ((a[2] as ArrayLike<number>).length === 1) batches.at(-1)?.push(a[0] as number);
+        return add(...a);
+      });
+      const topics = ["lighthouses", "volcanoes", "orchards", "glaciers"];
+      const system = (t: string) => ({ role: "system" as const, content: `You only talk about ${t}. `.repeat(6) });
+      const ask = (t: string, content: string) =>
+        own.client.chat.completions.create({ model: MODEL_ID, messages: [system(t), { role: "user", content }], max_tokens: 8, seed: 1 });
+      // Together, so each conversation gets a sequence of its own (one after another, they would
+      // all take the sequence sharing the chat header).
+      await Promise.all(topics.map((t) => ask(t, "Hello")));
+      batches.length = 0;
+      // Their next turns go back to their own sequences, admitted in another order.
+      await Promise.all([2, 0, 3, 1].map((i) => ask(topics[i] as string, "Hello again")));
+      const steps = batches.filter((b) => b.length > 1);
+      assert.ok(steps.some((b) => b.length === 4), `decode steps: ${JSON.stringify(steps)}`);
+      for (const b of steps) assert.deepEqual(b, [...b].sort((x, y) => x - y), `decode steps: ${JSON.stringify(steps)}`);
+    } finally {
+      await own.close();
+    }
+  });
+});
