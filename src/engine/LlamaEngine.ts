@@ -310,12 +310,13 @@ export class LlamaEngine implements Engine {
   }
 
   stats(): EngineStats {
+    const stored = this.prefixes?.stats();
     return {
       queueDepth: this.scheduler.queueDepth,
       activeSequences: this.scheduler.activeCount,
       totalSequences: this.scheduler.sequenceCount,
-      storedPrefixes: this.prefixes?.stats().entries ?? 0,
-      storedPrefixBytes: this.prefixes?.stats().bytes ?? 0,
+      storedPrefixes: stored?.entries ?? 0,
+      storedPrefixBytes: stored?.bytes ?? 0,
     };
   }
 

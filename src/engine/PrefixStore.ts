@@ -33,9 +33,10 @@ export interface PrefixStoreStats {
  * rebuild; its state (128 KiB a token in F16) loads in a fraction of a second.
  *
  * The copy is what the request that takes the sequence waits for, and it holds the context, so
- * every other stream waits too: a file of the 577-token state of the 8B shape (72 MiB) took
- * 213-267 ms to write on a 2-core VM, a copy in memory far less (README, "Prefix cache"). Files
- * remain the fallback where the addon lacks the in-memory copy (a failed local engine build).
+ * every other stream waits too. The 577-token state of the 8B shape (72 MiB) took 78-252 ms to
+ * copy into fresh memory on a 2-core VM, most of it the kernel clearing new pages, and 142-211
+ * ms to write to a file; loading it back 6-7 ms (README, "Serving options"). Files remain the
+ * fallback where the addon lacks the in-memory copy (no local engine build).
  */
 export class PrefixStore {
   private readonly entries: Entry[] = [];

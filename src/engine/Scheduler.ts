@@ -24,8 +24,8 @@ export interface SchedulerOptions {
  * How many more tokens a sequence holding a long conversation must share with a prompt than a
  * sequence holding little, to be taken instead. Every Llama 3 chat shares its first 5 tokens,
  * and one more in common (two prompts opening with the same word) must not send a request onto
- * a long cached conversation, whose state is then saved (72 MiB for 577 tokens of the 8B
- * model, 213–267 ms) and lost from the sequence, to spare one token of reading.
+ * a long cached conversation, whose state is then copied out (72 MiB for 577 tokens of the 8B
+ * model, 78–252 ms on a 2-core VM) and lost from the sequence, to spare one token of reading.
  */
 const LONG_CACHE_MARGIN = 16;
 
@@ -230,23 +230,20 @@ export class Scheduler {
       budget -= chunk;
       planned.push({ g, chunk });
     }
-    // Budgets go in admission order; the steps are issued by sequence id, which is the order
-    // their tokens enter the batch. llama.cpp keeps each sequence's KV in its own stream and
-    // puts sequences in one ubatch only while their ids ascend one by one (split_equal), so
-    // four streams admitted as 2, 0, 1, 3 were decoded as {2, 3} then {0, 1}: two passes over
-    // the weights. On the 8B shape a 4-stream step took ~480 ms instead of ~400 once earlier
-    // requests had left the sequences in another order (llama-server fills its batch by slot).
-    planned.sort((a, b) => this.sequenceOrder(a.g) - this.sequenceOrder(b.g));
-    for (const { g, chunk } of planned) {
-      g.inflight = this.advance(g, chunk);
-      steps.push(g.inflight);
+    // Budgets go in admission order; the steps are issued in slot order, which is sequence-id
+    // order (the constructor took the sequences in id order) and the order their tokens enter
+    // the batch. llama.cpp keeps each sequence's KV in its own stream and puts sequences in one
+    // ubatch only while their ids ascend one by one (split_equal), so four streams admitted as
+    // 2, 0, 1, 3 were decoded as {2, 3} then {0, 1}: two passes over the weights. On the 8B
+    // shape a 4-stream step took ~480 ms instead of ~400 once earlier requests had left the
+    // sequences in another order (llama-server fills its batch by slot).
+    for (const slot of this.slots) {
+      const p = planned.find((x) => x.g.sequence === slot.sequence);
+      if (!p) continue;
+      p.g.inflight = this.advance(p.g, p.chunk);
+      steps.push(p.g.inflight);
     }
     return steps;
-  }
-
-  /** The slot index, which is the sequence id: the constructor took the sequences in id order. */
-  private sequenceOrder(g: Generation): number {
-    return this.slots.findIndex((s) => s.sequence === g.sequence);
   }
 
   /**
