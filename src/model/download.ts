@@ -93,9 +93,15 @@ export async function downloadHfModel(refText: string, o: DownloadOptions): Prom
       cb(null, chunk);
     },
   });
+  // Resumed bytes go at the offset the Range asked for, not at whatever the file's end is now.
+  const out = createWriteStream(part, resumed ? { flags: "r+", start } : { flags: "w" });
   try {
-    await pipeline(Readable.fromWeb(res.body as never), meter, createWriteStream(part, { flags: resumed ? "a" : "w" }));
+    await pipeline(Readable.fromWeb(res.body as never), meter, out);
   } catch (e) {
+    // pipeline() can reject while a write is still in flight on the file; a resume started before
+    // it lands would read a size that then grows. Wait until the file is closed.
+    // (Not events.once: the destroyed stream also emits the error, which would reject it.)
+    if (!out.closed) await new Promise<void>((resolve) => out.once("close", () => resolve()));
     throw new DownloadError(
       `Download interrupted at ${done} bytes (${e instanceof Error ? e.message : String(e)}); run the same command again to resume.`,
     );
