@@ -159,27 +159,37 @@ describe("scheduler through the real server", () => {
   });
 });
 
+/**
+ * White box: hooks node-llama-cpp's native context to record, for every batch, the sequence of
+ * each one-token (decode) entry, in the order the tokens enter the batch.
+ */
+function recordDecodeSteps(server: TestServer): number[][] {
+  type Native = Record<string, (...a: unknown[]) => unknown>;
+  const native = (server.engine() as unknown as { context: { _ctx: Native } }).context._ctx;
+  const batches: number[][] = [];
+  const add = native.addToBatch?.bind(native);
+  const init = native.initBatch?.bind(native);
+  assert.ok(add && init);
+  const patch = (name: string, fn: (...a: unknown[]) => unknown) => Object.defineProperty(native, name, { value: fn, configurable: true, writable: true });
+  patch("initBatch", (...a: unknown[]) => (batches.push([]), init(...a)));
+  patch("addToBatch", (...a: unknown[]) => {
+    if ((a[2] as ArrayLike<number>).length === 1) batches.at(-1)?.push(a[0] as number);
+    return add(...a);
+  });
+  return batches;
+}
+
 describe("scheduler: batch order", () => {
+  const topics = ["lighthouses", "volcanoes", "orchards", "glaciers"];
+  const system = (t: string) => ({ role: "system" as const, content: `You only talk about ${t}. `.repeat(6) });
+  const asker = (server: TestServer) => (t: string, content: string) =>
+    server.client.chat.completions.create({ model: MODEL_ID, messages: [system(t), { role: "user", content }], max_tokens: 8, seed: 1 });
+
   it("puts a step's tokens in the batch by sequence id, whatever order the streams were admitted in", async () => {
     const own = await startTestServer({ parallel: 4 });
     try {
-      // White box: node-llama-cpp's native context, to see which sequence each batched token is for.
-      type Native = Record<string, (...a: unknown[]) => unknown>;
-      const native = (own.engine() as unknown as { context: { _ctx: Native } }).context._ctx;
-      const batches: number[][] = [];
-      const add = native.addToBatch?.bind(native);
-      const init = native.initBatch?.bind(native);
-      assert.ok(add && init);
-      const patch = (name: string, fn: (...a: unknown[]) => unknown) => Object.defineProperty(native, name, { value: fn, configurable: true, writable: true });
-      patch("initBatch", (...a: unknown[]) => (batches.push([]), init(...a)));
-      patch("addToBatch", (...a: unknown[]) => {
-        if ((a[2] as ArrayLike<number>).length === 1) batches.at(-1)?.push(a[0] as number);
-        return add(...a);
-      });
-      const topics = ["lighthouses", "volcanoes", "orchards", "glaciers"];
-      const system = (t: string) => ({ role: "system" as const, content: `You only talk about ${t}. `.repeat(6) });
-      const ask = (t: string, content: string) =>
-        own.client.chat.completions.create({ model: MODEL_ID, messages: [system(t), { role: "user", content }], max_tokens: 8, seed: 1 });
+      const batches = recordDecodeSteps(own);
+      const ask = asker(own);
       // Together, so each conversation gets a sequence of its own (one after another, they would
       // all take the sequence sharing the chat header).
       await Promise.all(topics.map((t) => ask(t, "Hello")));
@@ -189,6 +199,33 @@ describe("scheduler: batch order", () => {
       const steps = batches.filter((b) => b.length > 1);
       assert.ok(steps.some((b) => b.length === 4), `decode steps: ${JSON.stringify(steps)}`);
       for (const b of steps) assert.deepEqual(b, [...b].sort((x, y) => x - y), `decode steps: ${JSON.stringify(steps)}`);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("admits new streams onto sequences next to the busy ones, so a step stays one run of ids", async () => {
+    const own = await startTestServer({ parallel: 4 });
+    try {
+      const batches = recordDecodeSteps(own);
+      const ask = asker(own);
+      await Promise.all(topics.map((t) => ask(t, "Hello")));
+      // Later turns go back to each conversation's own sequence: one at a time, to learn which.
+      const seqOf = new Map<number, string>();
+      for (const t of topics) {
+        batches.length = 0;
+        await ask(t, "Hello again");
+        seqOf.set(batches.find((b) => b.length > 0)?.[0] ?? -1, t);
+      }
+      assert.deepEqual([...seqOf.keys()].sort(), [0, 1, 2, 3]);
+      // Used last in the order 0, 2, 1, 3: by recency alone, two new chats take 0 and 2.
+      for (const s of [0, 2, 1, 3]) await ask(seqOf.get(s) as string, "And again");
+      batches.length = 0;
+      // Two new chats at once, sharing the same few tokens with every sequence.
+      await Promise.all(["deserts", "rivers"].map((t) => ask(t, "Hello")));
+      const steps = batches.filter((b) => b.length === 2);
+      assert.ok(steps.length > 0, `batches: ${JSON.stringify(batches)}`);
+      for (const [x, y] of steps) assert.equal(y, (x as number) + 1, `decode steps: ${JSON.stringify(steps)}`);
     } finally {
       await own.close();
     }
