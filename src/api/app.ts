@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { getPath } from "hono/utils/url";
 import type { ApiDeps, AppEnv } from "./deps.js";
 import { routeNotFound, toApiError } from "./errors.js";
+import { nodeResponse, setHeader } from "./nodeResponse.js";
 import { openApiDocument } from "./openapi.js";
 import { auth, requireAdmin } from "./middleware/auth.js";
 import { cors } from "./middleware/cors.js";
@@ -49,7 +49,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.use("*", async (c, next) => {
     const id = c.req.header("x-request-id")?.slice(0, 128) || randomUUID();
     c.set("requestId", id);
-    c.header("x-request-id", id);
+    setHeader(c, "x-request-id", id);
     const started = performance.now();
     const done = () => {
       const route = c.req.routePath || "unmatched";
@@ -68,7 +68,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
         "request",
       );
     };
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    const outgoing = nodeResponse(c);
     try {
       await next();
     } finally {
@@ -105,7 +105,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.onError((err, c) => {
     const e = toApiError(err);
     if (e.status >= 500 && e.code === "internal_error") deps.log.error({ err }, "unhandled error");
-    for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
+    for (const [k, v] of Object.entries(e.headers)) setHeader(c, k, v);
     return c.json(e.toBody(), e.status);
   });
 

@@ -1,5 +1,5 @@
-import type { ServerResponse } from "node:http";
 import type { Context } from "hono";
+import { nodeResponse } from "../nodeResponse.js";
 
 /**
  * Aborts when the client goes away before the response is complete, or when the request
@@ -12,7 +12,7 @@ export function clientAbortSignal(c: Context, timeoutMs: number): AbortSignal {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error("request timed out")), timeoutMs);
   timer.unref();
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  const outgoing = nodeResponse(c);
   outgoing?.once("close", () => {
     clearTimeout(timer);
     if (!outgoing.writableFinished) controller.abort(new Error("client disconnected"));

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { cors as honoCors } from "hono/cors";
+import { setHeader } from "../nodeResponse.js";
 
 export interface CorsOptions {
   /** Allowed origins; "*" allows any. */
@@ -12,8 +13,8 @@ export interface CorsOptions {
 
 /**
  * CORS for browser front-ends. Preflights (OPTIONS) are answered by hono's cors middleware.
- * Other requests get the same headers through `c.header()`: hono's middleware writes them
- * on `c.res` before the route runs, and a response that already exists when the route
+ * Other requests get the same headers through `setHeader` (see there): hono's middleware writes
+ * them on `c.res` before the route runs, and a response that already exists when the route
  * returns its own is rebuilt around a stream body (a WHATWG Response, a ReadableStream and
  * a reader pipe on every request, ~0.3 ms of CPU each on a small VM).
  */
@@ -31,9 +32,9 @@ export function cors(o: CorsOptions): MiddlewareHandler {
     if (c.req.method === "OPTIONS") return preflight(c, next);
     const origin = c.req.header("origin");
     const allowed = any ? "*" : origin !== undefined && o.origins.includes(origin) ? origin : null;
-    if (allowed) c.header("Access-Control-Allow-Origin", allowed);
-    c.header("Access-Control-Expose-Headers", expose);
-    if (!any) c.header("Vary", "Origin", { append: true });
+    if (allowed) setHeader(c, "Access-Control-Allow-Origin", allowed);
+    setHeader(c, "Access-Control-Expose-Headers", expose);
+    if (!any) setHeader(c, "Vary", "Origin", true);
     await next();
   };
 }

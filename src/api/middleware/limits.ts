@@ -1,6 +1,6 @@
-import type { ServerResponse } from "node:http";
 import type { MiddlewareHandler } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.js";
+import { nodeResponse, setHeader } from "../nodeResponse.js";
 
 /**
  * Per-key limits for generation routes: admits the request (or throws a 429), puts the
@@ -12,8 +12,8 @@ export function limits(deps: ApiDeps): MiddlewareHandler<AppEnv> {
     const principal = c.get("principal");
     if (!principal) return next();
     const admission = await deps.accounting.admit(principal);
-    for (const [k, v] of Object.entries(admission.headers)) c.header(k, v);
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    for (const [k, v] of Object.entries(admission.headers)) setHeader(c, k, v);
+    const outgoing = nodeResponse(c);
     const release = () => {
       admission.release().catch((err: unknown) => deps.log.error({ err }, "could not release a concurrency lease"));
     };

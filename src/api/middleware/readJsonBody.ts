@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import { bodyTooLarge, invalidJson, invalidRequest } from "../errors.js";
+import { nodeRequest } from "../nodeResponse.js";
 
 /**
  * Largest request body accepted. A full 8,192-token conversation is ~40 KB of JSON; 16 MiB
@@ -38,7 +39,7 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<string>
 
 /** Reads a JSON object body; malformed JSON, a non-object or an oversized body is a 4xx, never a crash. */
 export async function readJsonBody(c: Context): Promise<Record<string, unknown>> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = nodeRequest(c);
   // In-process requests (app.request in unit tests) have no Node stream.
   const text = incoming && !incoming.readableEnded ? await readIncoming(incoming, MAX_BODY_BYTES) : await c.req.text();
   let value: unknown;
