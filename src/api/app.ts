@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { getPath } from "hono/utils/url";
 import type { ApiDeps, AppEnv } from "./deps.js";
 import { routeNotFound, toApiError } from "./errors.js";
-import { nodeResponse, setHeader } from "./nodeResponse.js";
+import { nodeResponse, requestHeader, setHeader } from "./nodeHttp.js";
 import { openApiDocument } from "./openapi.js";
 import { auth, requireAdmin } from "./middleware/auth.js";
 import { cors } from "./middleware/cors.js";
@@ -47,7 +47,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   // request id (accepted or generated, echoed back), key prefix, route, status, tokens, timings.
   // Never the prompt or the key.
   app.use("*", async (c, next) => {
-    const id = c.req.header("x-request-id")?.slice(0, 128) || randomUUID();
+    const id = requestHeader(c, "x-request-id")?.slice(0, 128) || randomUUID();
     c.set("requestId", id);
     setHeader(c, "x-request-id", id);
     const started = performance.now();

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.js";
 import { ApiError, unauthorized } from "../errors.js";
+import { requestHeader } from "../nodeHttp.js";
 
 export function bearerToken(header: string | undefined): string | null {
   const match = header ? /^Bearer\s*(.*)$/i.exec(header) : null;
@@ -10,7 +11,7 @@ export function bearerToken(header: string | undefined): string | null {
 /** Bearer auth for the API routes; the principal travels on the context for limits and the ledger. */
 export function auth(deps: ApiDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const token = bearerToken(c.req.header("authorization"));
+    const token = bearerToken(requestHeader(c, "authorization"));
     const who = await deps.accounting.authenticate(token);
     if (!who) {
       throw unauthorized(token === null ? "Missing API key: send 'Authorization: Bearer <key>'." : "Incorrect API key provided.");

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { nodeResponse } from "../nodeResponse.js";
+import { nodeResponse } from "../nodeHttp.js";
 
 /**
  * Aborts when the client goes away before the response is complete, or when the request

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { cors as honoCors } from "hono/cors";
-import { setHeader } from "../nodeResponse.js";
+import { requestHeader, setHeader } from "../nodeHttp.js";
 
 export interface CorsOptions {
   /** Allowed origins; "*" allows any. */
@@ -30,7 +30,7 @@ export function cors(o: CorsOptions): MiddlewareHandler {
   const expose = o.exposeHeaders.join(",");
   return async (c, next) => {
     if (c.req.method === "OPTIONS") return preflight(c, next);
-    const origin = c.req.header("origin");
+    const origin = requestHeader(c, "origin");
     const allowed = any ? "*" : origin !== undefined && o.origins.includes(origin) ? origin : null;
     if (allowed) setHeader(c, "Access-Control-Allow-Origin", allowed);
     setHeader(c, "Access-Control-Expose-Headers", expose);

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.js";
-import { nodeResponse, setHeader } from "../nodeResponse.js";
+import { nodeResponse, setHeader } from "../nodeHttp.js";
 
 /**
  * Per-key limits for generation routes: admits the request (or throws a 429), puts the

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import { bodyTooLarge, invalidJson, invalidRequest } from "../errors.js";
-import { nodeRequest } from "../nodeResponse.js";
+import { nodeRequest } from "../nodeHttp.js";
 
 /**
  * Largest request body accepted. A full 8,192-token conversation is ~40 KB of JSON; 16 MiB

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.js";
-import { setHeader } from "../nodeResponse.js";
+import { setHeader } from "../nodeHttp.js";
 
 /** Unknown body fields are accepted, logged and named in a response header: never silently ignored. */
 export function reportIgnored(c: Context<AppEnv>, deps: ApiDeps, body: object, known: ReadonlySet<string>): void {

@@ -11,6 +11,18 @@ export function nodeResponse(c: Context): ServerResponse | undefined {
 }
 
 /**
+ * A request header, from Node's parsed headers when there are some: hono's `c.req.header()`
+ * makes @hono/node-server build a WHATWG `Headers` of every header the client sent, on the
+ * first call of each request.
+ */
+export function requestHeader(c: Context, name: Lowercase<string>): string | undefined {
+  const req = nodeRequest(c);
+  if (!req) return c.req.header(name);
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(", ") : v;
+}
+
+/**
  * Sets a header on whatever response the request ends with (the route's, an error's, a stream's).
  * Under Node it goes straight onto the ServerResponse, which merges it into the adapter's
  * `writeHead`: hono's `c.header()` builds a WHATWG `Headers` for the request, which the
