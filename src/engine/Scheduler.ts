@@ -33,8 +33,8 @@ const LONG_CACHE_MARGIN = 16;
  * How many more tokens a free sequence must share with a prompt to be taken over one that keeps
  * the busy sequences in one run of consecutive ids. llama.cpp decodes each run as a ubatch of
  * its own (split_equal takes ids that ascend one by one), so two streams on sequences 0 and 2
- * pay two passes over the weights at every step: on the 8B shape here ~2 × 165 ms a step
- * instead of ~290. Reading 64 tokens more costs about 4 s on that CPU (16 tokens/s), what
+ * pay two passes over the weights at every step: on the 8B shape on a 2-core EPYC VM ~2 × 165
+ * ms a step instead of ~290. Reading 64 tokens more costs about 4 s on that CPU (16 tokens/s), what
  * two dozen steps lose with the extra pass; on a GPU the extra pass costs far more tokens'
  * worth. A conversation returning to its own sequence shares hundreds of tokens and still goes
  * there.

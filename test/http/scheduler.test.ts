@@ -182,14 +182,21 @@ function recordDecodeSteps(server: TestServer): number[][] {
 describe("scheduler: batch order", () => {
   const topics = ["lighthouses", "volcanoes", "orchards", "glaciers"];
   const system = (t: string) => ({ role: "system" as const, content: `You only talk about ${t}. `.repeat(6) });
-  const asker = (server: TestServer) => (t: string, content: string) =>
-    server.client.chat.completions.create({ model: MODEL_ID, messages: [system(t), { role: "user", content }], max_tokens: 8, seed: 1 });
-
-  it("puts a step's tokens in the batch by sequence id, whatever order the streams were admitted in", async () => {
+  type Ask = (topic: string, content: string) => Promise<unknown>;
+  /** A server of its own with four sequences, its decode steps recorded, asked about a topic. */
+  async function withBatchLog(fn: (batches: number[][], ask: Ask) => Promise<void>): Promise<void> {
     const own = await startTestServer({ parallel: 4 });
     try {
-      const batches = recordDecodeSteps(own);
-      const ask = asker(own);
+      const ask: Ask = (t, content) =>
+        own.client.chat.completions.create({ model: MODEL_ID, messages: [system(t), { role: "user", content }], max_tokens: 8, seed: 1 });
+      await fn(recordDecodeSteps(own), ask);
+    } finally {
+      await own.close();
+    }
+  }
+
+  it("puts a step's tokens in the batch by sequence id, whatever order the streams were admitted in", async () => {
+    await withBatchLog(async (batches, ask) => {
       // Together, so each conversation gets a sequence of its own (one after another, they would
       // all take the sequence sharing the chat header).
       await Promise.all(topics.map((t) => ask(t, "Hello")));
@@ -199,16 +206,11 @@ describe("scheduler: batch order", () => {
       const steps = batches.filter((b) => b.length > 1);
       assert.ok(steps.some((b) => b.length === 4), `decode steps: ${JSON.stringify(steps)}`);
       for (const b of steps) assert.deepEqual(b, [...b].sort((x, y) => x - y), `decode steps: ${JSON.stringify(steps)}`);
-    } finally {
-      await own.close();
-    }
+    });
   });
 
   it("admits new streams onto sequences next to the busy ones, so a step stays one run of ids", async () => {
-    const own = await startTestServer({ parallel: 4 });
-    try {
-      const batches = recordDecodeSteps(own);
-      const ask = asker(own);
+    await withBatchLog(async (batches, ask) => {
       await Promise.all(topics.map((t) => ask(t, "Hello")));
       // Later turns go back to each conversation's own sequence: one at a time, to learn which.
       const seqOf = new Map<number, string>();
@@ -226,8 +228,6 @@ describe("scheduler: batch order", () => {
       const steps = batches.filter((b) => b.length === 2);
       assert.ok(steps.length > 0, `batches: ${JSON.stringify(batches)}`);
       for (const [x, y] of steps) assert.equal(y, (x as number) + 1, `decode steps: ${JSON.stringify(steps)}`);
-    } finally {
-      await own.close();
-    }
+    });
   });
 });
