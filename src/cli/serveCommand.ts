@@ -31,7 +31,7 @@ export function registerServe(program: Command): void {
     .option("--port <port>", "port", process.env.LUNARIS_PORT ?? "8080")
     .option("--gpu <auto|cuda|vulkan|off>", "GPU backend", process.env.LUNARIS_GPU ?? "auto")
     .option("--parallel <n>", "parallel sequences (default: 4 on CPU; on a GPU as many as free VRAM holds, up to 64)")
-    .option("--threads <n>", "CPU threads (default: all cores)")
+    .option("--threads <n>", "CPU threads (default: the physical cores, performance cores on hybrid CPUs, as llama.cpp counts them)")
     .option("--ctx-size <tokens>", "context per sequence (default: the model's, 8192)")
     .option("--batch-size <tokens>", "tokens per decode step (default: 256 on CPU, 2048 on GPU)")
     .option("--flash-attention <on|off>", "flash attention (faster attention over long contexts; llama-server's default too)", "on")

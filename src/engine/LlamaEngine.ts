@@ -36,7 +36,7 @@ export interface LlamaEngineOptions {
   aliases: readonly string[];
   demo: boolean;
   gpu: GpuChoice;
-  /** CPU threads; default: the machine's cores (llama.cpp's own default of 4 oversubscribes small VMs). */
+  /** CPU threads; default: the cores llama.cpp counts for math (`defaultThreads`). */
   threads?: number | undefined;
   /** Parallel sequences (slots); default 4 on CPU (only 4-wide batches pay off there); on a GPU as many as the free VRAM holds, up to 64. */
   parallel?: number | undefined;
@@ -62,9 +62,15 @@ const PREFIX_CACHE_MIN_TOKENS = 256;
 /** Must equal the options scripts/build-engine.mjs builds with (OpenMP off: the thread pool runs). */
 export const ENGINE_BUILD_CMAKE_OPTIONS = { GGML_OPENMP: "OFF" };
 
-/** The machine's cores, never more: llama.cpp's default (4) makes a 2-core VM 25× slower. */
-export function defaultThreads(): number {
-  return Math.max(1, os.availableParallelism());
+/**
+ * Default CPU threads: the cores llama.cpp counts for math (`cpuMathCores`: physical cores, the
+ * performance cores of a hybrid Intel CPU), which is what llama-server defaults to. A decode's
+ * threads meet at a barrier after every operation, so a hyperthread sibling or an efficiency
+ * core holds the others back. Never more than this process may run on, and never
+ * node-llama-cpp's own default, max(math cores, 4), which made a 2-core VM 25× slower.
+ */
+export function defaultThreads(mathCores: number, available = os.availableParallelism()): number {
+  return Math.max(1, Math.min(mathCores, available));
 }
 
 /** The in-process engine: one model, one context, N sequences, one scheduler. */
@@ -91,7 +97,6 @@ export class LlamaEngine implements Engine {
   private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
 
   static async load(o: LlamaEngineOptions): Promise<LlamaEngine> {
-    const threads = o.threads ?? defaultThreads();
     const started = Date.now();
     let llama: Llama;
     try {
@@ -101,7 +106,7 @@ export class LlamaEngine implements Engine {
         // Selects scripts/build-engine.mjs's local build (node-llama-cpp names build folders after
         // their CMake options); without one, the prebuilt binaries.
         cmakeOptions: ENGINE_BUILD_CMAKE_OPTIONS,
-        maxThreads: threads,
+        maxThreads: o.threads ?? 0, // set below, once the math cores are known
         logLevel: "error" as never,
       });
     } catch (e) {
@@ -113,6 +118,8 @@ export class LlamaEngine implements Engine {
           " See the README's GPU section, or run with --gpu auto to fall back to the CPU.",
       );
     }
+    const threads = o.threads ?? defaultThreads(llama.cpuMathCores);
+    llama.maxThreads = threads;
     const onGpu = llama.gpu !== false;
     if (!onGpu && o.gpu === "auto" && hasNvidiaGpu()) {
       const missing = missingCudaLibraries();
@@ -307,6 +314,11 @@ export class LlamaEngine implements Engine {
       (e: unknown) => channel.end(e),
     );
     return channel;
+  }
+
+  /** CPU threads each decode runs on. */
+  get threads(): number {
+    return this.context.idealThreads;
   }
 
   stats(): EngineStats {
