@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { logDecodes } from "../helpers/decodeLog.js";
 import { MODEL_ID, type TestServer, readJson, startTestServer } from "../helpers/testServer.js";
 
 let srv: TestServer;
@@ -159,37 +160,24 @@ describe("scheduler through the real server", () => {
   });
 });
 
-/**
- * White box: hooks node-llama-cpp's native context to record, for every batch, the sequence of
- * each one-token (decode) entry, in the order the tokens enter the batch.
- */
-function recordDecodeSteps(server: TestServer): number[][] {
-  type Native = Record<string, (...a: unknown[]) => unknown>;
-  const native = (server.engine() as unknown as { context: { _ctx: Native } }).context._ctx;
-  const batches: number[][] = [];
-  const add = native.addToBatch?.bind(native);
-  const init = native.initBatch?.bind(native);
-  assert.ok(add && init);
-  const patch = (name: string, fn: (...a: unknown[]) => unknown) => Object.defineProperty(native, name, { value: fn, configurable: true, writable: true });
-  patch("initBatch", (...a: unknown[]) => (batches.push([]), init(...a)));
-  patch("addToBatch", (...a: unknown[]) => {
-    if ((a[2] as ArrayLike<number>).length === 1) batches.at(-1)?.push(a[0] as number);
-    return add(...a);
-  });
-  return batches;
-}
-
 describe("scheduler: batch order", () => {
   const topics = ["lighthouses", "volcanoes", "orchards", "glaciers"];
   const system = (t: string) => ({ role: "system" as const, content: `You only talk about ${t}. `.repeat(6) });
   type Ask = (topic: string, content: string) => Promise<unknown>;
-  /** A server of its own with four sequences, its decode steps recorded, asked about a topic. */
-  async function withBatchLog(fn: (batches: number[][], ask: Ask) => Promise<void>): Promise<void> {
+  /**
+   * A server of its own with four sequences, asked about a topic; `steps()` gives, for every
+   * batch since the last `clear()`, the sequence of each one-token entry in batch order.
+   */
+  type Batches = { steps: () => number[][]; clear: () => void };
+  async function withBatchLog(fn: (batches: Batches, ask: Ask) => Promise<void>): Promise<void> {
     const own = await startTestServer({ parallel: 4 });
     try {
       const ask: Ask = (t, content) =>
         own.client.chat.completions.create({ model: MODEL_ID, messages: [system(t), { role: "user", content }], max_tokens: 8, seed: 1 });
-      await fn(recordDecodeSteps(own), ask);
+      const engine = own.engine();
+      assert.ok(engine);
+      const log = logDecodes(engine);
+      await fn({ steps: () => log.map((b) => b.decodeSeqs), clear: () => void (log.length = 0) }, ask);
     } finally {
       await own.close();
     }
@@ -200,10 +188,10 @@ describe("scheduler: batch order", () => {
       // Together, so each conversation gets a sequence of its own (one after another, they would
       // all take the sequence sharing the chat header).
       await Promise.all(topics.map((t) => ask(t, "Hello")));
-      batches.length = 0;
+      batches.clear();
       // Their next turns go back to their own sequences, admitted in another order.
       await Promise.all([2, 0, 3, 1].map((i) => ask(topics[i] as string, "Hello again")));
-      const steps = batches.filter((b) => b.length > 1);
+      const steps = batches.steps().filter((b) => b.length > 1);
       assert.ok(steps.some((b) => b.length === 4), `decode steps: ${JSON.stringify(steps)}`);
       for (const b of steps) assert.deepEqual(b, [...b].sort((x, y) => x - y), `decode steps: ${JSON.stringify(steps)}`);
     });
@@ -215,18 +203,18 @@ describe("scheduler: batch order", () => {
       // Later turns go back to each conversation's own sequence: one at a time, to learn which.
       const seqOf = new Map<number, string>();
       for (const t of topics) {
-        batches.length = 0;
+        batches.clear();
         await ask(t, "Hello again");
-        seqOf.set(batches.find((b) => b.length > 0)?.[0] ?? -1, t);
+        seqOf.set(batches.steps().find((b) => b.length > 0)?.[0] ?? -1, t);
       }
       assert.deepEqual([...seqOf.keys()].sort(), [0, 1, 2, 3]);
       // Used last in the order 0, 2, 1, 3: by recency alone, two new chats take 0 and 2.
       for (const s of [0, 2, 1, 3]) await ask(seqOf.get(s) as string, "And again");
-      batches.length = 0;
+      batches.clear();
       // Two new chats at once, sharing the same few tokens with every sequence.
       await Promise.all(["deserts", "rivers"].map((t) => ask(t, "Hello")));
-      const steps = batches.filter((b) => b.length === 2);
-      assert.ok(steps.length > 0, `batches: ${JSON.stringify(batches)}`);
+      const steps = batches.steps().filter((b) => b.length === 2);
+      assert.ok(steps.length > 0, `batches: ${JSON.stringify(batches.steps())}`);
       for (const [x, y] of steps) assert.equal(y, (x as number) + 1, `decode steps: ${JSON.stringify(steps)}`);
     });
   });
