@@ -62,6 +62,11 @@ export function toMarkdown(r: BenchResult): string {
   const turnRatio = (s: ServerResult | null) => (s ? f((s.turnTtftMs.at(-1) ?? 0) / (s.turnTtftMs[0] ?? 1), 2) : "–");
   rows.push(["multi-turn TTFT per turn (s)", turns(us), turns(them), ""]);
   rows.push(["  last turn / first turn", turnRatio(us), turnRatio(them), ""]);
+  // Turns read slightly different numbers of new tokens (the replies differ): per token read,
+  // the ratio is the growth that depth alone causes.
+  const perToken = (s: ServerResult | null, i: number) => (s?.turnTtftMs[i] ?? Number.NaN) / (s?.turnReadTokens[i] || Number.NaN);
+  const perTokenRatio = (s: ServerResult | null) => (s && s.turnTtftMs.length > 0 ? f(perToken(s, s.turnTtftMs.length - 1) / perToken(s, 0), 2) : "–");
+  rows.push(["  the same per prompt token evaluated", perTokenRatio(us), perTokenRatio(them), ""]);
   const read = (s: ServerResult | null) => (s?.turnReadTokens ? s.turnReadTokens.map((n, i) => `${n}/${s.turnPromptTokens[i]}`).join(", ") : "–");
   rows.push(["  prompt tokens evaluated / in the prompt", read(us), read(them), ""]);
   const back = (x: ReturningResult | null | undefined) => (x ? `${f(x.firstTtftMs / 1000)} → ${f(x.ttftMs / 1000)}` : "–");
