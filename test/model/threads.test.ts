@@ -3,8 +3,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { after, before, describe, it } from "node:test";
 import { getLlama } from "node-llama-cpp";
-import { defaultThreads, ENGINE_BUILD_CMAKE_OPTIONS, LlamaEngine } from "../../src/engine/LlamaEngine.js";
-import { tinyModelPath } from "../helpers/testModel.js";
+import { defaultThreads, ENGINE_BUILD_CMAKE_OPTIONS, type LlamaEngine } from "../../src/engine/LlamaEngine.js";
+import { loadTinyEngine } from "../helpers/tinyEngine.js";
 
 /** Physical cores as Linux lists them: one thread_siblings mask per core. Null where sysfs has none. */
 function physicalCores(): number | null {
@@ -28,18 +28,7 @@ describe("default CPU threads", () => {
   describe("a real engine loaded without --threads", () => {
     let engine: LlamaEngine;
     before(async () => {
-      engine = await LlamaEngine.load({
-        modelPath: tinyModelPath(),
-        id: "test",
-        aliases: [],
-        demo: true,
-        gpu: "off",
-        contextSize: 256,
-        parallel: 1,
-        maxQueue: 1,
-        queueTimeoutMs: 1000,
-        log: () => undefined,
-      });
+      engine = await loadTinyEngine();
     });
     after(async () => {
       await engine.close();

