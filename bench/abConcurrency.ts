@@ -13,7 +13,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { ensureLlamaCppTools } from "./llamaCppBuild.js";
 import { partialUtf8Tokens } from "./partialUtf8.js";
-import { type BenchServer, startLlamaServer, startLunaris, waitIdle } from "./servers.js";
+import { type BenchServer, inTurn, startLlamaServer, startLunaris } from "./servers.js";
 import { banTokens, concurrent } from "./workloads.js";
 
 const { values, positionals } = parseArgs({
@@ -29,6 +29,7 @@ const settings = { model, threads: os.availableParallelism(), slots: 4, ctxPerSl
 const servers: BenchServer[] = [];
 const agg = new Map<string, number[]>();
 const itl = new Map<string, number[]>();
+const errors = new Map<string, number>();
 const mean = (x: readonly number[]) => x.reduce((a, b) => a + b, 0) / Math.max(1, x.length);
 const out = (line: string) => process.stdout.write(`${line}\n`);
 try {
@@ -36,11 +37,9 @@ try {
   for (const s of servers) await concurrent(s.base, streams, 4); // warm-up
   out(`${path.basename(model)}, ${streams} streams × ${values.tokens} tokens, ${rounds} rounds`);
   for (let r = 0; r < rounds; r++) {
-    for (const s of r % 2 === 0 ? servers : [...servers].reverse()) {
-      await waitIdle(servers);
-      const x = await concurrent(s.base, streams, Number(values.tokens));
-      agg.set(s.name, [...(agg.get(s.name) ?? []), x.aggregateTps]);
-      itl.set(s.name, [...(itl.get(s.name) ?? []), x.itlMs]);
+    for (const [name, x] of await inTurn(servers, r, errors, (s) => concurrent(s.base, streams, Number(values.tokens)))) {
+      agg.set(name, [...(agg.get(name) ?? []), x.aggregateTps]);
+      itl.set(name, [...(itl.get(name) ?? []), x.itlMs]);
     }
     out(`  round ${r + 1}: ${servers.map((s) => `${s.name} ${agg.get(s.name)?.at(-1)?.toFixed(2)} tok/s (${itl.get(s.name)?.at(-1)?.toFixed(0)} ms between tokens)`).join(", ")}`);
   }
@@ -50,5 +49,6 @@ try {
 const [ours, theirs] = servers.map((s) => mean(agg.get(s.name) ?? []));
 out(
   `means: ${servers.map((s) => `${s.name} ${mean(agg.get(s.name) ?? []).toFixed(2)} tok/s, ${mean(itl.get(s.name) ?? []).toFixed(0)} ms between tokens`).join("; ")}; ` +
-    `ours / llama-server ${((ours ?? 0) / (theirs ?? 1)).toFixed(3)}`,
+    `ours / llama-server ${((ours ?? 0) / (theirs ?? 1)).toFixed(3)}; ` +
+    `streams ended by a server error: ${servers.map((s) => `${s.name} ${errors.get(s.name) ?? 0}`).join(", ")}`,
 );

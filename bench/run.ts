@@ -21,8 +21,8 @@ import { measureOverheadAndRss } from "./overhead.js";
 import { partialUtf8Tokens } from "./partialUtf8.js";
 import { type BenchResult, type ServerResult, toMarkdown } from "./report.js";
 import type { ConcurrencyResult, TurnResult } from "./workloads.js";
-import { type BenchServer, type ServerSettings, rssMiB, startLlamaServer, startLunaris, waitIdle } from "./servers.js";
-import { MultiTurnChat, banTokens, concurrent, percentile, promptProcessing, returningChat, singleStream, takeStreamErrors } from "./workloads.js";
+import { type BenchServer, type ServerSettings, inTurn, rssMiB, startLlamaServer, startLunaris } from "./servers.js";
+import { MultiTurnChat, banTokens, concurrent, percentile, promptProcessing, returningChat, singleStream } from "./workloads.js";
 import { makeModel } from "../src/model/makeModel.js";
 
 const { values: args } = parseArgs({
@@ -58,21 +58,6 @@ function ensureModel(): string {
 }
 
 const ROUNDS = 3;
-
-/**
- * Runs `fn` on every server in turn, the order flipping with `round`; errors from the shared
- * stream counter are charged to the server that was running.
- */
-async function inTurn<T>(servers: readonly BenchServer[], round: number, errors: Map<string, number>, fn: (s: BenchServer) => Promise<T>): Promise<Map<string, T>> {
-  const out = new Map<string, T>();
-  for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
-    await waitIdle(servers);
-    takeStreamErrors();
-    out.set(s.name, await fn(s));
-    errors.set(s.name, (errors.get(s.name) ?? 0) + takeStreamErrors());
-  }
-  return out;
-}
 
 function meanOverRounds(rounds: readonly ConcurrencyResult[]): ConcurrencyResult {
   const mean = (pick: (x: ConcurrencyResult) => number) => rounds.reduce((a, x) => a + pick(x), 0) / rounds.length;

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { toolPath } from "./llamaCppBuild.js";
+import { takeStreamErrors } from "./workloads.js";
 
 export interface BenchServer {
   name: "lunaris" | "llama-server";
@@ -126,4 +127,19 @@ export async function waitIdle(servers: readonly BenchServer[], timeoutMs = 180_
     last = now;
     if (!busy) return;
   }
+}
+
+/**
+ * Runs `fn` on every server in turn, the order flipping with `round`; errors from the shared
+ * stream counter are charged to the server that was running.
+ */
+export async function inTurn<T>(servers: readonly BenchServer[], round: number, errors: Map<string, number>, fn: (s: BenchServer) => Promise<T>): Promise<Map<string, T>> {
+  const out = new Map<string, T>();
+  for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
+    await waitIdle(servers);
+    takeStreamErrors();
+    out.set(s.name, await fn(s));
+    errors.set(s.name, (errors.get(s.name) ?? 0) + takeStreamErrors());
+  }
+  return out;
 }
