@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ab -- [model.gguf] [--streams 4] [--rounds 8] [--tokens 24]`
+ * `npm run bench:ab -- [model.gguf] [--streams 4] [--rounds 8] [--tokens 24] [--threads N]`
  *
  * One concurrency level of `npm run bench`, ours against llama-server, over more rounds than the
  * full benchmark gives it: both servers up (same model file, threads, 4 slots × 8192, same
@@ -18,14 +18,19 @@ import { banTokens, concurrent } from "./workloads.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { streams: { type: "string", default: "4" }, rounds: { type: "string", default: "8" }, tokens: { type: "string", default: "24" } },
+  options: {
+    streams: { type: "string", default: "4" },
+    rounds: { type: "string", default: "8" },
+    tokens: { type: "string", default: "24" },
+    threads: { type: "string", default: String(os.availableParallelism()) },
+  },
 });
 const model = positionals[0] ?? ".cache/bench/lunaris-q4_k_m.gguf";
 const streams = Number(values.streams);
 const rounds = Number(values.rounds);
 ensureLlamaCppTools();
 banTokens(await partialUtf8Tokens(model));
-const settings = { model, threads: os.availableParallelism(), slots: 4, ctxPerSlot: 8192 };
+const settings = { model, threads: Number(values.threads), slots: 4, ctxPerSlot: 8192 };
 const servers: BenchServer[] = [];
 const agg = new Map<string, number[]>();
 const itl = new Map<string, number[]>();
@@ -35,7 +40,7 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 try {
   servers.push(await startLunaris(settings, mkdtempSync(path.join(os.tmpdir(), "lunaris-ab-"))), await startLlamaServer(settings));
   for (const s of servers) await concurrent(s.base, streams, 4); // warm-up
-  out(`${path.basename(model)}, ${streams} streams × ${values.tokens} tokens, ${rounds} rounds`);
+  out(`${path.basename(model)}, ${streams} streams × ${values.tokens} tokens, ${rounds} rounds, ${settings.threads} threads`);
   for (let r = 0; r < rounds; r++) {
     for (const [name, x] of await inTurn(servers, r, errors, (s) => concurrent(s.base, streams, Number(values.tokens)))) {
       agg.set(name, [...(agg.get(name) ?? []), x.aggregateTps]);
