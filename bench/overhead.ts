@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { parseServeConfig } from "../src/config/serveConfig.js";
-import type { GenerationRequest } from "../src/engine/types.js";
+import type { Engine, GenerationRequest } from "../src/engine/types.js";
 import { startServer } from "../src/server.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
 import { rssMiB, startLunaris } from "./servers.js";
@@ -27,36 +27,39 @@ export interface OverheadResult {
 
 const messages = [{ role: "user" as const, content: "Hello!" }];
 
-/**
- * Server overhead = median latency of a 1-token completion over HTTP (auth, validation, ledger,
- * scheduling, JSON) minus the median of the same generation called on the engine directly, on the tiny
- * model in one process. The client is node:http with a keep-alive agent, the lightest real
- * HTTP client: it shares the process (and the 2 cores), so a heavier one (fetch/undici costs
- * ~1 ms a request here) would be counted as server overhead. RSS: a separate server process, measured after a warm-up and after
- * `n` more requests.
- */
-export async function measureOverheadAndRss(n: number): Promise<OverheadResult> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-overhead-"));
-  const cfg = parseServeConfig({ model: tinyModelPath(), port: 0, cacheDir: ".cache/test", dataDir, ctxSize: 1024, gpu: "off", parallel: 1 });
+/** The one-token generation both ways measure, as the engine takes it. */
+export const oneTokenRequest: GenerationRequest = {
+  model: MODEL_ID,
+  prompt: { type: "chat", messages },
+  maxTokens: 1,
+  stopSequences: [],
+  choices: 1,
+  sampling: { temperature: 1, topP: 1, topK: 0, minP: 0, seed: 1, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
+};
+
+/** The real server in this process on the tiny model (one sequence), with its engine for direct calls. */
+export async function startInProcess(dataDir: string, threads?: number): Promise<{ url: string; engine: Engine; close(): Promise<void> }> {
+  const cfg = parseServeConfig({ model: tinyModelPath(), port: 0, cacheDir: ".cache/test", dataDir, ctxSize: 1024, gpu: "off", parallel: 1, threads });
   const running = await startServer(cfg, pino({ level: "silent" }));
   await running.ready;
   const engine = running.engine();
   if (!engine) throw new Error("engine not loaded");
-  const req: GenerationRequest = {
-    model: MODEL_ID,
-    prompt: { type: "chat", messages },
-    maxTokens: 1,
-    stopSequences: [],
-    choices: 1,
-    sampling: { temperature: 1, topP: 1, topK: 0, minP: 0, seed: 1, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
-  };
-  const url = new URL(`${running.url}/v1/chat/completions`);
+  return { url: running.url, engine, close: () => running.close() };
+}
+
+/**
+ * A one-token chat completion over HTTP to `url`, read whole. The client is node:http with a
+ * keep-alive agent, the lightest real HTTP client: it shares the process (and the 2 cores), so
+ * a heavier one (fetch/undici costs ~1 ms a request here) would be counted as server overhead.
+ */
+export function oneTokenClient(url: string): { call(): Promise<unknown>; close(): void } {
+  const target = new URL(url);
   const agent = new Agent({ keepAlive: true });
   const body = JSON.stringify({ model: MODEL_ID, messages, max_tokens: 1, seed: 1 });
-  const http = () =>
+  const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+  const call = () =>
     new Promise<unknown>((resolve, reject) => {
-      const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", agent, headers }, (res) => {
+      const req = request({ host: target.hostname, port: target.port, path: target.pathname, method: "POST", agent, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
@@ -64,29 +67,45 @@ export async function measureOverheadAndRss(n: number): Promise<OverheadResult> 
       req.on("error", reject);
       req.end(body);
     });
-  const direct = async () => {
-    for await (const _ of engine.generate(req)) {
-      // consume
+  return { call, close: () => agent.destroy() };
+}
+
+/** Runs the generation on the engine directly, to the end. */
+export async function directCall(engine: Engine): Promise<void> {
+  for await (const _ of engine.generate(oneTokenRequest)) {
+    // consume
+  }
+}
+
+/**
+ * Times each of `ways` `n` times, in turn within every round (after 20 warm-up rounds):
+ * drift and noisy neighbours on a shared VM hit every way alike, and medians keep a stray GC
+ * pause or preemption from deciding the figure (means are reported too).
+ */
+export async function interleaved(n: number, ways: readonly (() => Promise<unknown>)[]): Promise<number[][]> {
+  const times = ways.map(() => [] as number[]);
+  for (let i = 0; i < n + 20; i++) {
+    for (const [k, way] of ways.entries()) {
+      const t = performance.now();
+      await way();
+      if (i >= 20) times[k]?.push(performance.now() - t);
     }
-  };
-  // One engine call and one HTTP call in turn, each timed alone: drift and noisy neighbours on a
-  // shared VM hit both sides alike, and medians keep a stray GC pause or preemption from
-  // deciding the figure (means are reported too).
-  for (let i = 0; i < 20; i++) {
-    await direct();
-    await http();
   }
-  const engineMs: number[] = [];
-  const httpMs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    let t = performance.now();
-    await direct();
-    engineMs.push(performance.now() - t);
-    t = performance.now();
-    await http();
-    httpMs.push(performance.now() - t);
-  }
-  agent.destroy();
+  return times;
+}
+
+/**
+ * Server overhead = median latency of a 1-token completion over HTTP (auth, validation, ledger,
+ * scheduling, JSON) minus the median of the same generation called on the engine directly, on the tiny
+ * model in one process (`oneTokenClient`). RSS: a separate server process, measured after a
+ * warm-up and after `n` more requests.
+ */
+export async function measureOverheadAndRss(n: number): Promise<OverheadResult> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-overhead-"));
+  const running = await startInProcess(dataDir);
+  const client = oneTokenClient(`${running.url}/v1/chat/completions`);
+  const [engineMs = [], httpMs = []] = await interleaved(n, [() => directCall(running.engine), client.call]);
+  client.close();
   await running.close();
 
   const server = await startLunaris({ model: tinyModelPath(), threads: os.availableParallelism(), slots: 4, ctxPerSlot: 1024 }, dataDir);
