@@ -1,10 +1,13 @@
 import { mkdtempSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { Agent, type IncomingMessage, createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
 import pino from "pino";
 import { parseServeConfig } from "../src/config/serveConfig.js";
-import type { Engine, GenerationRequest } from "../src/engine/types.js";
+import type { ChatMessage, Engine, GenerationRequest } from "../src/engine/types.js";
 import { startServer } from "../src/server.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
 import { rssMiB, startLunaris } from "./servers.js";
@@ -20,6 +23,8 @@ export interface OverheadResult {
   httpMedianMs: number;
   /** Median HTTP latency minus median engine latency. */
   overheadMs: number;
+  /** The same for a bare node:http handler around the same engine (`startFloor`): what any Node.js server costs here. Absent in results from before 2026-11-27. */
+  floorOverheadMs?: number;
   rssAfterWarmupMiB: number;
   rssAfter500MiB: number;
   rssChangePct: number;
@@ -77,6 +82,43 @@ export async function directCall(engine: Engine): Promise<void> {
   }
 }
 
+async function readMessages(req: IncomingMessage): Promise<ChatMessage[]> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { messages: ChatMessage[] }).messages;
+}
+
+/** A floor's whole work: generate for the request's messages, answer with a minimal JSON body. */
+async function minimalReply(engine: Engine, req: IncomingMessage): Promise<string> {
+  const messages = await readMessages(req);
+  let text = "";
+  for await (const e of engine.generate({ ...oneTokenRequest, prompt: { type: "chat", messages } })) if (e.type === "text") text += e.text;
+  return JSON.stringify({ object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "length" }] });
+}
+
+/**
+ * A floor for the server overhead: an HTTP server in this process around the same engine that
+ * does none of the server's work (keys, limits, validation, the ledger, metrics, the OpenAI
+ * shape), only parses the body, generates and writes a minimal JSON reply. `node:http` bare,
+ * or as one Hono route on @hono/node-server (our stack), reading the body from Node's stream as
+ * our routes do. Returns its URL.
+ */
+export async function startFloor(engine: Engine, kind: "node:http" | "hono"): Promise<{ url: string; close(): void }> {
+  if (kind === "node:http") {
+    const bare = createServer((req, res) => {
+      void minimalReply(engine, req).then((out) => res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(out) }).end(out));
+    });
+    await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
+    return { url: `http://127.0.0.1:${(bare.address() as AddressInfo).port}/`, close: () => bare.close() };
+  }
+  const app = new Hono<{ Bindings: { incoming: IncomingMessage } }>();
+  app.post("/", async (c) => c.body(await minimalReply(engine, c.env.incoming), 200, { "content-type": "application/json" }));
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => server.close() };
+}
+
 /**
  * Times each of `ways` `n` times, in turn within every round (after 20 warm-up rounds):
  * drift and noisy neighbours on a shared VM hit every way alike, and medians keep a stray GC
@@ -97,15 +139,19 @@ export async function interleaved(n: number, ways: readonly (() => Promise<unkno
 /**
  * Server overhead = median latency of a 1-token completion over HTTP (auth, validation, ledger,
  * scheduling, JSON) minus the median of the same generation called on the engine directly, on the tiny
- * model in one process (`oneTokenClient`). RSS: a separate server process, measured after a
+ * model in one process (`oneTokenClient`); beside it, the same for the bare node:http floor. RSS: a separate server process, measured after a
  * warm-up and after `n` more requests.
  */
 export async function measureOverheadAndRss(n: number): Promise<OverheadResult> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-overhead-"));
   const running = await startInProcess(dataDir);
   const client = oneTokenClient(`${running.url}/v1/chat/completions`);
-  const [engineMs = [], httpMs = []] = await interleaved(n, [() => directCall(running.engine), client.call]);
+  const floor = await startFloor(running.engine, "node:http");
+  const floorClient = oneTokenClient(floor.url);
+  const [engineMs = [], httpMs = [], floorMs = []] = await interleaved(n, [() => directCall(running.engine), client.call, floorClient.call]);
   client.close();
+  floorClient.close();
+  floor.close();
   await running.close();
 
   const server = await startLunaris({ model: tinyModelPath(), threads: os.availableParallelism(), slots: 4, ctxPerSlot: 1024 }, dataDir);
@@ -127,6 +173,7 @@ export async function measureOverheadAndRss(n: number): Promise<OverheadResult> 
       engineMedianMs: percentile(engineMs, 50),
       httpMedianMs: percentile(httpMs, 50),
       overheadMs: percentile(httpMs, 50) - percentile(engineMs, 50),
+      floorOverheadMs: percentile(floorMs, 50) - percentile(engineMs, 50),
       rssAfterWarmupMiB: before,
       rssAfter500MiB: afterRss,
       rssChangePct: ((afterRss - before) / before) * 100,

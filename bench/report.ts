@@ -87,7 +87,9 @@ export function toMarkdown(r: BenchResult): string {
     "",
     `Server overhead on the tiny model (1-token completions, ${o.requests} requests each way, interleaved): median HTTP ` +
       `${f(o.httpMedianMs, 2)} ms vs engine ${f(o.engineMedianMs, 2)} ms → **${f(o.overheadMs, 2)} ms per request** ` +
-      `(means ${f(o.httpMeanMs, 2)} vs ${f(o.engineMeanMs, 2)} ms). RSS over ${o.requests} more requests: ` +
+      `(means ${f(o.httpMeanMs, 2)} vs ${f(o.engineMeanMs, 2)} ms)` +
+      (o.floorOverheadMs === undefined ? ". " : `; a bare node:http handler around the same engine, timed alike: ${f(o.floorOverheadMs, 2)} ms. `) +
+      `RSS over ${o.requests} more requests: ` +
       `${o.rssAfterWarmupMiB} → ${o.rssAfter500MiB} MiB (${f(o.rssChangePct, 1)}%).`,
     "",
   ].join("\n");
