@@ -5,12 +5,9 @@ import os from "node:os";
 import path from "node:path";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import pino from "pino";
-import { parseServeConfig } from "../src/config/serveConfig.js";
 import type { ChatMessage, Engine, GenerationRequest } from "../src/engine/types.js";
-import { startServer } from "../src/server.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
-import { rssMiB, startLunaris } from "./servers.js";
+import { rssMiB, startInProcess, startLunaris } from "./servers.js";
 import { MODEL_ID, percentile } from "./workloads.js";
 
 const mean = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length);
@@ -41,16 +38,6 @@ export const oneTokenRequest: GenerationRequest = {
   choices: 1,
   sampling: { temperature: 1, topP: 1, topK: 0, minP: 0, seed: 1, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
 };
-
-/** The real server in this process on the tiny model (one sequence), with its engine for direct calls. */
-export async function startInProcess(dataDir: string, threads?: number): Promise<{ url: string; engine: Engine; close(): Promise<void> }> {
-  const cfg = parseServeConfig({ model: tinyModelPath(), port: 0, cacheDir: ".cache/test", dataDir, ctxSize: 1024, gpu: "off", parallel: 1, threads });
-  const running = await startServer(cfg, pino({ level: "silent" }));
-  await running.ready;
-  const engine = running.engine();
-  if (!engine) throw new Error("engine not loaded");
-  return { url: running.url, engine, close: () => running.close() };
-}
 
 /**
  * A one-token chat completion over HTTP to `url`, read whole. The client is node:http with a
@@ -144,7 +131,7 @@ export async function interleaved(n: number, ways: readonly (() => Promise<unkno
  */
 export async function measureOverheadAndRss(n: number): Promise<OverheadResult> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-overhead-"));
-  const running = await startInProcess(dataDir);
+  const running = await startInProcess(dataDir, { model: tinyModelPath(), ctxSize: 1024, parallel: 1 });
   const client = oneTokenClient(`${running.url}/v1/chat/completions`);
   const floor = await startFloor(running.engine, "node:http");
   const floorClient = oneTokenClient(floor.url);

@@ -12,12 +12,19 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { directCall, interleaved, oneTokenClient, startFloor, startInProcess } from "./overhead.js";
+import { directCall, interleaved, oneTokenClient, startFloor } from "./overhead.js";
+import { startInProcess } from "./servers.js";
+import { tinyModelPath } from "../test/helpers/testModel.js";
 import { percentile } from "./workloads.js";
 
 const { values } = parseArgs({ options: { requests: { type: "string", default: "400" }, threads: { type: "string" } } });
 const n = Number(values.requests);
-const running = await startInProcess(mkdtempSync(path.join(os.tmpdir(), "lunaris-overhead-")), values.threads ? Number(values.threads) : undefined);
+const running = await startInProcess(mkdtempSync(path.join(os.tmpdir(), "lunaris-overhead-")), {
+  model: tinyModelPath(),
+  ctxSize: 1024,
+  parallel: 1,
+  threads: values.threads ? Number(values.threads) : undefined,
+});
 const bare = await startFloor(running.engine, "node:http");
 const hono = await startFloor(running.engine, "hono");
 const clients = [oneTokenClient(`${running.url}/v1/chat/completions`), oneTokenClient(bare.url), oneTokenClient(hono.url)];

@@ -17,11 +17,9 @@ import { existsSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import pino from "pino";
-import { parseServeConfig } from "../src/config/serveConfig.js";
-import { startServer } from "../src/server.js";
 import { type DecodeRecord, logDecodes } from "../test/helpers/decodeLog.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
+import { startInProcess } from "./servers.js";
 import { MultiTurnChat, percentile, randomWords, streamChat } from "./workloads.js";
 
 const { values, positionals } = parseArgs({
@@ -35,13 +33,9 @@ const { values, positionals } = parseArgs({
 });
 const lunaris = ".cache/bench/lunaris-q4_k_m.gguf";
 const model = positionals[0] ?? (existsSync(lunaris) ? lunaris : tinyModelPath());
-const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-share-"));
-const cfg = parseServeConfig({ model, port: 0, dataDir, cacheDir: dataDir, ctxSize: 8192, gpu: "off", parallel: 4, threads: os.availableParallelism() });
-const server = await startServer(cfg, pino({ level: "silent" }));
-await server.ready;
-const engine = server.engine();
-if (!engine) throw new Error("engine not loaded");
-const decodes = logDecodes(engine);
+const threads = os.availableParallelism();
+const server = await startInProcess(mkdtempSync(path.join(os.tmpdir(), "lunaris-share-")), { model, ctxSize: 8192, parallel: 4, threads });
+const decodes = logDecodes(server.engine);
 const base = `${server.url}/v1`;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const ms = (x: number) => `${x.toFixed(0)} ms`;
@@ -51,7 +45,7 @@ const decodeTimeIn = (from: number, to: number, log: readonly DecodeRecord[]) =>
   log.filter((d) => d.startedAt >= from && d.endedAt !== null && d.endedAt <= to).reduce((a, d) => a + ((d.endedAt as number) - d.startedAt), 0);
 
 try {
-  out(`model ${path.basename(model)}, ${cfg.threads ?? os.availableParallelism()} threads, 4 sequences`);
+  out(`model ${path.basename(model)}, ${threads} threads, 4 sequences`);
   out(`\nmulti-turn chat, ${values.words} words a turn:`);
   const chat = new MultiTurnChat(base, Number(values.words), 16);
   for (let turn = 1; turn <= Number(values.turns); turn++) {

@@ -4,6 +4,10 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import pino from "pino";
+import { parseServeConfig } from "../src/config/serveConfig.js";
+import type { Engine } from "../src/engine/types.js";
+import { startServer } from "../src/server.js";
 import { toolPath } from "./llamaCppBuild.js";
 import { takeStreamErrors } from "./workloads.js";
 
@@ -98,6 +102,22 @@ export async function startLlamaServer(s: ServerSettings): Promise<BenchServer> 
   );
   await waitHealthy(`http://127.0.0.1:${port}`, child);
   return wrap("llama-server", child, port);
+}
+
+/**
+ * The real server in this process (CPU, silent logs, its cache in `dataDir`), with its engine:
+ * for measurements that time the engine directly or watch it beside HTTP requests.
+ */
+export async function startInProcess(
+  dataDir: string,
+  s: { model: string; ctxSize: number; parallel: number; threads?: number | undefined },
+): Promise<{ url: string; engine: Engine; close(): Promise<void> }> {
+  const cfg = parseServeConfig({ ...s, port: 0, cacheDir: dataDir, dataDir, gpu: "off" });
+  const running = await startServer(cfg, pino({ level: "silent" }));
+  await running.ready;
+  const engine = running.engine();
+  if (!engine) throw new Error("engine not loaded");
+  return { url: running.url, engine, close: () => running.close() };
 }
 
 /** Resident set size of a process, in MiB (Linux). */

@@ -15,7 +15,7 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
-import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import { LlamaEngine } from "../src/engine/LlamaEngine.js";
 import type { GenerationRequest } from "../src/engine/types.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
@@ -32,15 +32,19 @@ const engine = await LlamaEngine.load({
   contextSize: 8192, maxQueue: 64, queueTimeoutMs: 600_000, log: () => undefined,
 });
 const words = "river stone lantern orchard velvet harbor meadow ember quartz willow".split(" ");
+const promptText = (i: number) => Array.from({ length: 12 }, (_, k) => words[(k * 7 + i * 3) % words.length]).join(" ");
+// llama-server's default sampling, as in the main bench.
+const sampling = (i: number) => ({ temperature: 0.8, topP: 0.95, topK: 40, minP: 0.05, seed: i + 1 });
 const request = (i: number): GenerationRequest => ({
   model: "bench",
-  prompt: { type: "text", text: Array.from({ length: 12 }, (_, k) => words[(k * 7 + i * 3) % words.length]).join(" ") },
+  prompt: { type: "text", text: promptText(i) },
   maxTokens: tokens,
   stopSequences: [],
   choices: 1,
-  // llama-server's default sampling, as in the main bench; no end of generation, so every stream runs all its tokens.
-  sampling: { temperature: 0.8, topP: 0.95, topK: 40, minP: 0.05, seed: i + 1, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1, ignoreEos: true },
+  // No end of generation, so every stream runs all its tokens.
+  sampling: { ...sampling(i), presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1, ignoreEos: true },
 });
+
 /** Our path: the scheduler steps the streams (engine.generate). Times when each text event arrives. */
 async function scheduled(i: number): Promise<number[]> {
   const at: number[] = [];
@@ -53,14 +57,11 @@ async function scheduled(i: number): Promise<number[]> {
  * idle between runs), one `evaluate` generator per stream, all advanced together each step.
  */
 async function raw(streams: number): Promise<number[][]> {
-  const inner = engine as unknown as { llamaModel: LlamaModel; scheduler: { slots: { sequence: LlamaContextSequence }[] } };
+  const inner = engine as unknown as { scheduler: { slots: { sequence: LlamaContextSequence }[] } };
   const sequences = inner.scheduler.slots.slice(0, streams).map((s) => s.sequence);
-  const generators = sequences.map((seq, i) => {
-    const r = request(i);
-    const prompt = inner.llamaModel.tokenize(r.prompt.type === "text" ? r.prompt.text : "", true) as Token[];
-    const { temperature, topP, topK, minP, seed } = r.sampling;
-    return seq.evaluate(prompt, { temperature, topP, topK, minP, seed, yieldEogToken: true })[Symbol.asyncIterator]();
-  });
+  const generators = sequences.map((seq, i) =>
+    seq.evaluate(engine.tokenize(promptText(i), true) as Token[], { ...sampling(i), yieldEogToken: true })[Symbol.asyncIterator](),
+  );
   const at = sequences.map(() => [] as number[]);
   for (let t = 0; t < tokens; t++) {
     await Promise.all(generators.map(async (g, i) => {
