@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import type { ChatMessage, Engine, GenerationRequest } from "../src/engine/types.js";
+import type { ChatMessage, Engine, GenerationEvent, GenerationRequest } from "../src/engine/types.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
 import { rssMiB, startInProcess, startLunaris } from "./servers.js";
 import { MODEL_ID, percentile } from "./workloads.js";
@@ -60,6 +60,22 @@ export function oneTokenClient(url: string): { call(): Promise<unknown>; close()
       req.end(body);
     });
   return { call, close: () => agent.destroy() };
+}
+
+/**
+ * Takes the decode out of `engine` (this instance only): `generate` still renders and tokenizes
+ * the prompt, then yields one token's events at once. For `bench:overhead --no-decode`, which
+ * times the server's own work with nothing between requests that evicts its code and data from
+ * the caches or competes for the cores. Never for a figure reported as the overhead.
+ */
+export function withoutDecode(engine: Engine): void {
+  const generate = async function* (r: GenerationRequest): AsyncGenerator<GenerationEvent> {
+    const prompt = r.prompt.type === "chat" ? engine.renderPrompt(r.prompt.messages) : [];
+    yield { type: "start", promptTokens: prompt.length, cachedTokens: 0 };
+    yield { type: "text", choice: 0, text: "x" };
+    yield { type: "end", choice: 0, reason: "maxTokens", completionTokens: 1 };
+  };
+  Object.defineProperty(engine, "generate", { value: generate });
 }
 
 /** Runs the generation on the engine directly, to the end. */
