@@ -141,21 +141,26 @@ export async function interleaved(n: number, ways: readonly (() => Promise<unkno
 
 /**
  * Server overhead = median latency of a 1-token completion over HTTP (auth, validation, ledger,
- * scheduling, JSON) minus the median of the same generation called on the engine directly, on the tiny
- * model in one process (`oneTokenClient`); beside it, the same for the bare node:http floor. RSS: a separate server process, measured after a
- * warm-up and after `n` more requests.
+ * scheduling, JSON) minus the median of the same generation called on the engine directly, on
+ * the tiny model in one process (`oneTokenClient`); beside it, the same for the bare node:http
+ * floor. RSS: a separate server process, measured after a warm-up and after `n` more requests.
  */
 export async function measureOverheadAndRss(n: number): Promise<OverheadResult> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-overhead-"));
   const running = await startInProcess(dataDir, { model: tinyModelPath(), ctxSize: 1024, parallel: 1 });
-  const client = oneTokenClient(`${running.url}/v1/chat/completions`);
   const floor = await startFloor(running.engine, "node:http");
+  const client = oneTokenClient(`${running.url}/v1/chat/completions`);
   const floorClient = oneTokenClient(floor.url);
-  const [engineMs = [], httpMs = [], floorMs = []] = await interleaved(n, [() => directCall(running.engine), client.call, floorClient.call]);
-  client.close();
-  floorClient.close();
-  floor.close();
-  await running.close();
+  let times: number[][];
+  try {
+    times = await interleaved(n, [() => directCall(running.engine), client.call, floorClient.call]);
+  } finally {
+    client.close();
+    floorClient.close();
+    floor.close();
+    await running.close();
+  }
+  const [engineMs = [], httpMs = [], floorMs = []] = times;
 
   const server = await startLunaris({ model: tinyModelPath(), threads: os.availableParallelism(), slots: 4, ctxPerSlot: 1024 }, dataDir);
   try {
