@@ -1,5 +1,5 @@
 // Builds node-llama-cpp's native addon from the llama.cpp source it bundles (offline), with our
-// patch applied (patches/node-llama-cpp+*.patch, by patch-package at install): a persistent CPU
+// patches applied (patches/node-llama-cpp+*.patch, by patch-package at install): a persistent CPU
 // thread pool attached to each context, as llama.cpp's own server does. The prebuilt binaries
 // start and join their worker threads on every llama_decode, which costs 5-10 ms per decode on
 // a small VM (README, "Engine build"). OpenMP is off so that the pool is what runs.
@@ -12,6 +12,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
+import { engineCmakeOptions } from "./engine-cmake-options.mjs";
 
 const llamaDir = "node_modules/node-llama-cpp/llama";
 const buildsDir = path.join(llamaDir, "localBuilds");
@@ -27,11 +28,15 @@ function has(command) {
   return spawnSync(command, ["--version"], { stdio: "ignore" }).status === 0;
 }
 
+/** What the build depends on: the patches that change the addon's C++ (JavaScript-only ones need no rebuild). */
 function wanted() {
   const patches = existsSync("patches") ? readdirSync("patches").filter((f) => f.startsWith("node-llama-cpp+")).sort() : [];
   const hash = createHash("sha256");
-  for (const f of patches) hash.update(readFileSync(path.join("patches", f)));
-  return { patch: hash.digest("hex"), openmp: false, gpu: false };
+  for (const f of patches) {
+    const text = readFileSync(path.join("patches", f), "utf8");
+    if (text.includes("diff --git a/node_modules/node-llama-cpp/llama/")) hash.update(text);
+  }
+  return { patch: hash.digest("hex"), cmake: engineCmakeOptions(), gpu: false };
 }
 
 export function buildEngine() {
@@ -53,7 +58,7 @@ export function buildEngine() {
   try {
     execFileSync(process.execPath, [cli, "source", hasSource ? "build" : "download", "--gpu", "false", "--noUsageExample"], {
       stdio: ["ignore", log, log],
-      env: { ...process.env, NODE_LLAMA_CPP_CMAKE_OPTION_GGML_OPENMP: "OFF" },
+      env: { ...process.env, ...Object.fromEntries(Object.entries(engineCmakeOptions()).map(([k, v]) => [`NODE_LLAMA_CPP_CMAKE_OPTION_${k}`, v])) },
     });
     writeFileSync(marker, JSON.stringify(want));
     say(`done in ${Math.round((Date.now() - started) / 1000)} s (log: ${logFile}).`);

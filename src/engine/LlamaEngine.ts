@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel, type Token, getLlama } from "node-llama-cpp";
+import { engineCmakeOptions } from "../../scripts/engine-cmake-options.mjs";
 import { decodeFirst } from "./batchOrder.js";
 import { type Llama3Specials, renderLlama3Prompt } from "./chatPrompt.js";
 import { hasNvidiaGpu, missingCudaLibraries } from "./cudaCheck.js";
@@ -59,8 +60,8 @@ export interface LlamaEngineOptions {
 /** Shortest prefix worth saving: below it, re-reading the tokens costs about what loading their state does on a GPU. */
 const PREFIX_CACHE_MIN_TOKENS = 256;
 
-/** Must equal the options scripts/build-engine.mjs builds with (OpenMP off: the thread pool runs). */
-export const ENGINE_BUILD_CMAKE_OPTIONS = { GGML_OPENMP: "OFF" };
+/** The options scripts/build-engine.mjs builds with (one source: scripts/engine-cmake-options.mjs). */
+export const ENGINE_BUILD_CMAKE_OPTIONS = engineCmakeOptions();
 
 /**
  * Default CPU threads: the cores llama.cpp counts for math (`cpuMathCores`: physical cores, the

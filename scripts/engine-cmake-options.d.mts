@@ -1,0 +1,1 @@
+export declare function engineCmakeOptions(arch?: string): Record<string, string>;
