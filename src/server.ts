@@ -24,6 +24,7 @@ export interface RunningServer {
   server: Server;
   /** Resolves once the model is loaded and serving. */
   ready: Promise<void>;
+  log: Logger;
   /** The loaded engine (null while loading): benchmarks compare it with the HTTP path. */
   engine(): Engine | null;
   close(): Promise<void>;
@@ -57,25 +58,26 @@ function toModelObject(engine: Engine | null, id: string): ModelObject {
 /** Config → dependencies → HTTP server; the model loads in the background (/health says 503 until then). */
 export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<RunningServer> {
   const store = await openStore(cfg.database, cfg.dataDir);
-  const accounting = new Accounting(
-    store,
-    new KeyRing(cfg.apiKeys, "env"),
-    new KeyRing(cfg.adminKeys, "admin"),
-    cfg.requestTimeoutMs,
-    cfg.rateWindowMs,
-  );
-  if (!(await accounting.authRequired())) {
-    if (!isLoopback(cfg.host) && !cfg.insecureNoAuth) {
-      await accounting.close();
-      throw new Error(
-        `Refusing to serve on ${cfg.host} without API keys. Create one (lunaris keys create), set LUNARIS_API_KEYS, ` +
-          "or pass --insecure-no-auth if this network is trusted.",
-      );
-    }
+  const accounting = new Accounting(store, {
+    envKeys: new KeyRing(cfg.apiKeys, "env"),
+    adminKeys: new KeyRing(cfg.adminKeys, "admin"),
+    leaseMs: cfg.requestTimeoutMs,
+    windowMs: cfg.rateWindowMs,
+  });
+  // Open mode (no key anywhere) is decided here, once; it is never entered at run time.
+  const loopback = isLoopback(cfg.host);
+  if (!loopback && !cfg.insecureNoAuth && !(await accounting.hasAnyKey())) {
+    await accounting.close();
+    throw new Error(
+      `Refusing to serve on ${cfg.host} without API keys. Create one (lunaris keys create), set LUNARIS_API_KEYS, ` +
+        "or pass --insecure-no-auth if this network is trusted.",
+    );
+  }
+  if (await accounting.start(loopback || cfg.insecureNoAuth)) {
     log.warn(
-      isLoopback(cfg.host)
-        ? "NO API KEYS CONFIGURED: anyone who can reach this loopback port can use the API. Set LUNARIS_API_KEYS or create keys to require them."
-        : `NO API KEYS CONFIGURED and --insecure-no-auth given: the API on ${cfg.host} is open to the network.`,
+      loopback
+        ? "NO API KEYS CONFIGURED: anyone who can reach this loopback port can use the API until the first key is created. Set LUNARIS_API_KEYS or create keys to require them."
+        : `NO API KEYS CONFIGURED and --insecure-no-auth given: the API on ${cfg.host} is open to the network until the first key is created.`,
     );
   }
   log.info(`usage ledger: ${store.kind}`);
@@ -166,6 +168,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
   return {
     url,
     server,
+    log,
     ready,
     engine: () => engine,
     async close() {

@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { KeyRing } from "./KeyRing.js";
-import { type Admission, Limiter, WINDOW_MS, monthOf, windowStart } from "./Limiter.js";
+import { type Admission, HEARTBEAT_MS, Limiter, WINDOW_MS, monthOf, windowStart } from "./Limiter.js";
 import { hashSecret, newSecret, sameHash } from "./keySecrets.js";
 import type { AccountingStore } from "./store/AccountingStore.js";
 import type { KeyLimits, KeyRecord, Principal, UsageBucket, UsageFilter, UsageRow } from "./types.js";
@@ -11,25 +12,67 @@ export interface NewKeyInput extends Partial<KeyLimits> {
 
 const NO_LIMITS: Admission = { headers: {}, release: async () => {} };
 
+export interface AccountingOptions {
+  /** Keys from the environment or flags: unlimited. */
+  envKeys?: KeyRing | undefined;
+  /** Keys that may manage keys and read everyone's usage. */
+  adminKeys?: KeyRing | undefined;
+  /** How long a concurrency lease may live: the request timeout. */
+  leaseMs?: number | undefined;
+  windowMs?: number | undefined;
+  /** The clock for limits (tests inject one). */
+  now?: (() => number) | undefined;
+}
+
+/** The caller when the server runs open (no key anywhere, loopback): may do anything. */
+const ANONYMOUS: Principal = { keyId: null, prefix: null, isAdmin: true, limits: null };
+
 /**
  * Keys, limits and the usage ledger behind one facade. Keys from the environment
  * (LUNARIS_API_KEYS) are unlimited; stored keys carry limits; an admin key manages keys.
  */
 export class Accounting {
   private readonly limiter: Limiter;
+  private readonly envKeys: KeyRing;
+  private readonly adminKeys: KeyRing;
+  private readonly windowMs: number;
+  /** This server process, for the concurrency leases it holds. */
+  readonly instanceId = randomUUID();
+  private heartbeat: NodeJS.Timeout | null = null;
+  /**
+   * Open mode: set once by start() (no key anywhere), left for good when a key appears, never
+   * entered again: revoking the last key leaves a server that refuses everyone.
+   */
+  private open = false;
 
   constructor(
     readonly store: AccountingStore,
-    private readonly envKeys: KeyRing = new KeyRing([]),
-    private readonly adminKeys: KeyRing = new KeyRing([]),
-    leaseMs = 600_000,
-    private readonly windowMs = WINDOW_MS,
+    o: AccountingOptions = {},
   ) {
-    this.limiter = new Limiter(store, leaseMs, windowMs);
+    this.envKeys = o.envKeys ?? new KeyRing([]);
+    this.adminKeys = o.adminKeys ?? new KeyRing([]);
+    this.windowMs = o.windowMs ?? WINDOW_MS;
+    this.limiter = new Limiter(store, { leaseMs: o.leaseMs ?? 600_000, windowMs: this.windowMs, instanceId: this.instanceId, now: o.now });
   }
 
-  /** Auth is off only when no key exists anywhere (then the server binds loopback only). */
-  async authRequired(): Promise<boolean> {
+  /**
+   * Starts serving: frees leases a killed predecessor left (SQLite) or joins the instances
+   * sharing the database (PostgreSQL, heart-beating), and decides open mode once.
+   * `allowOpen`: whether this server may run without keys (a loopback bind, or the operator's
+   * explicit --insecure-no-auth). Returns whether it runs open.
+   */
+  async start(allowOpen: boolean): Promise<boolean> {
+    await this.store.registerInstance(this.instanceId, Date.now());
+    this.heartbeat = setInterval(() => {
+      this.store.heartbeat(this.instanceId, Date.now()).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.open = allowOpen && !(await this.hasAnyKey());
+    return this.open;
+  }
+
+  /** Whether a key exists anywhere: configured, or stored and not revoked. */
+  async hasAnyKey(): Promise<boolean> {
     if (this.envKeys.size > 0 || this.adminKeys.size > 0) return true;
     return this.store.hasActiveKey();
   }
@@ -47,9 +90,11 @@ export class Accounting {
         return { keyId: key.id, prefix: key.prefix, isAdmin: key.isAdmin, limits: key };
       }
     }
-    // With no key anywhere, auth is off (loopback only): clients that always send some
-    // bearer token, or an empty one, still get in.
-    return (await this.authRequired()) ? null : { keyId: null, prefix: null, isAdmin: true, limits: null };
+    if (!this.open) return null;
+    // Open mode ends for good once the first key is created (from the CLI or the admin API).
+    // Until then clients that always send some bearer token, or an empty one, still get in.
+    if (await this.store.hasActiveKey()) this.open = false;
+    return this.open ? ANONYMOUS : null;
   }
 
   admit(p: Principal): Promise<Admission> {
@@ -100,7 +145,12 @@ export class Accounting {
     return this.store.usageByDay(filter);
   }
 
-  close(): Promise<void> {
-    return this.store.close();
+  async close(): Promise<void> {
+    if (this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = null;
+      await this.store.unregisterInstance(this.instanceId).catch(() => undefined);
+    }
+    await this.store.close();
   }
 }

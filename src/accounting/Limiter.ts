@@ -39,20 +39,44 @@ function secondsUntilNextMonth(now: number): number {
   return Math.ceil((next - now) / 1000);
 }
 
+/** How often a server instance tells a shared store it is alive, and when it counts as dead. */
+export const HEARTBEAT_MS = 2_000;
+export const DEAD_AFTER_MS = 10_000;
+
+export interface LimiterOptions {
+  /** Lease lifetime: the request timeout, so a lease never outlives its request. */
+  leaseMs: number;
+  windowMs?: number | undefined;
+  /** This server instance: its leases die with it (see HEARTBEAT_MS). */
+  instanceId: string;
+  /** The clock (tests inject one). */
+  now?: (() => number) | undefined;
+}
+
 /**
  * Per-key limits: requests and tokens per minute (fixed one-minute windows), concurrent
- * requests (leases that expire with the request timeout, so a crashed replica cannot hold
- * them forever) and a monthly budget. All counters live in the store, so replicas sharing
- * a PostgreSQL database enforce them together.
+ * requests and a monthly budget. All counters live in the store, so replicas sharing a
+ * PostgreSQL database enforce them together. A concurrency lease belongs to a server
+ * instance and expires with the request timeout or with its instance's heartbeat, whichever
+ * comes first: a killed replica cannot lock a key out.
+ *
+ * A request counts against RPM only when it is admitted: one refused for concurrency, tokens
+ * or budget leaves the minute's quota as it was.
  */
 export class Limiter {
+  private readonly windowMs: number;
+  private readonly clock: () => number;
+
   constructor(
     private readonly store: AccountingStore,
-    private readonly leaseMs: number,
-    private readonly windowMs = WINDOW_MS,
-  ) {}
+    private readonly options: LimiterOptions,
+  ) {
+    this.windowMs = options.windowMs ?? WINDOW_MS;
+    this.clock = options.now ?? Date.now;
+  }
 
-  async admit(keyId: string, limits: KeyLimits, now = Date.now()): Promise<Admission> {
+  async admit(keyId: string, limits: KeyLimits): Promise<Admission> {
+    const now = this.clock();
     const win = windowStart(now, this.windowMs);
     const resetS = Math.max(1, Math.ceil((win + this.windowMs - now) / 1000));
     const headers: Record<string, string> = {};
@@ -77,36 +101,54 @@ export class Limiter {
         throw new LimitExceeded("tokens", `Rate limit reached: tokens per minute (TPM): limit ${limits.tpm}, used ${counts.tokens}.`, resetS, headers);
       }
     }
-    const after = await this.store.countRequest(keyId, win, limits.rpm);
     if (limits.rpm !== null) {
+      // Refuse early when the window is already full, without taking a lease first.
       headers["x-ratelimit-limit-requests"] = String(limits.rpm);
-      headers["x-ratelimit-remaining-requests"] = String(after ? Math.max(0, limits.rpm - after.requests) : 0);
+      headers["x-ratelimit-remaining-requests"] = String(Math.max(0, limits.rpm - counts.requests));
       headers["x-ratelimit-reset-requests"] = `${resetS}s`;
-      if (!after) {
-        throw new LimitExceeded("requests", `Rate limit reached: requests per minute (RPM): limit ${limits.rpm}.`, resetS, headers);
-      }
+      if (counts.requests >= limits.rpm) throw this.overRpm(limits.rpm, resetS, headers);
     }
-    let leaseId: string | null = null;
-    if (limits.maxConcurrent !== null) {
-      leaseId = randomUUID();
-      const ok = await this.store.acquireLease(keyId, leaseId, now, now + this.leaseMs, limits.maxConcurrent);
-      if (!ok) {
-        throw new LimitExceeded(
-          "concurrency",
-          `Too many concurrent requests for this key (limit ${limits.maxConcurrent}). Retry when one finishes.`,
-          1,
-          headers,
-        );
-      }
+    const leaseId = limits.maxConcurrent !== null ? await this.lease(keyId, limits.maxConcurrent, now, headers) : null;
+    const release = async () => {
+      if (leaseId !== null) await this.store.releaseLease(leaseId);
+    };
+    const after = await this.store.countRequest(keyId, win, limits.rpm);
+    if (!after) {
+      await release();
+      throw this.overRpm(limits.rpm ?? 0, resetS, headers);
     }
+    if (limits.rpm !== null) headers["x-ratelimit-remaining-requests"] = String(Math.max(0, limits.rpm - after.requests));
     let released = false;
     return {
       headers,
       release: async () => {
-        if (released || leaseId === null) return;
+        if (released) return;
         released = true;
-        await this.store.releaseLease(leaseId);
+        await release();
       },
     };
+  }
+
+  private async lease(keyId: string, max: number, now: number, headers: Record<string, string>): Promise<string> {
+    const id = randomUUID();
+    const ok = await this.store.acquireLease(
+      keyId,
+      { id, instanceId: this.options.instanceId, now, expiresAt: now + this.options.leaseMs, aliveAfter: now - DEAD_AFTER_MS },
+      max,
+    );
+    if (!ok) {
+      throw new LimitExceeded(
+        "concurrency",
+        `Too many concurrent requests for this key (limit ${max}). Retry when one finishes.`,
+        1,
+        headers,
+      );
+    }
+    return id;
+  }
+
+  private overRpm(rpm: number, resetS: number, headers: Record<string, string>): LimitExceeded {
+    headers["x-ratelimit-remaining-requests"] = "0";
+    return new LimitExceeded("requests", `Rate limit reached: requests per minute (RPM): limit ${rpm}.`, resetS, headers);
   }
 }

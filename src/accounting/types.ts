@@ -63,5 +63,3 @@ export interface UsageBucket {
   completionTokens: number;
   costPico: bigint;
 }
-
-export const UNLIMITED: KeyLimits = { rpm: null, tpm: null, maxConcurrent: null, monthlyBudgetMicros: null };

@@ -59,6 +59,10 @@ export function registerServe(program: Command): void {
       const samplingDefaults = opts.samplingDefaults ? (JSON.parse(String(opts.samplingDefaults)) as unknown) : {};
       const cfg = parseServeConfig({ ...opts, apiKeys: keysFrom(opts), adminKeys, alias: opts.alias ?? [], corsOrigins, samplingDefaults });
       const running = await startServer(cfg);
+      // Last resort: an error that escaped a request's own handling is logged and the server keeps
+      // serving everyone else (each generation already ends alone on its own errors).
+      process.on("unhandledRejection", (err) => running.log.error({ err }, "unhandled rejection; still serving"));
+      process.on("uncaughtException", (err) => running.log.error({ err }, "uncaught exception; still serving"));
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

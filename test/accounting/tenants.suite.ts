@@ -58,8 +58,8 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
       assert.equal((await readJson(res)).error.code, "invalid_api_key");
     });
 
-    it("asks for a key once the first stored key exists, and stops when the last is revoked", async () => {
-      // A server of its own with no configured keys: auth follows the store alone.
+    it("runs open only until the first stored key exists; revoking the last key then refuses everyone", async () => {
+      // A server of its own with no configured keys: open mode is decided at start.
       const own = await freshDatabase(kind);
       const args = [...(own.database ? ["--database", own.database] : []), "--data-dir", own.dataDir];
       const bare = await startTestServer({ database: own.database, dataDir: own.dataDir });
@@ -72,9 +72,47 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
         assert.equal((await readJson(refused)).error.code, "invalid_api_key");
         assert.equal((await ask({ authorization: `Bearer ${created.secret}` })).status, 200);
         await lunaris(["keys", "revoke", created.id, ...args]);
-        assert.equal((await ask()).status, 200, "every key revoked: auth is off again");
+        assert.equal((await ask()).status, 401, "every key revoked: still closed, never open again at run time");
+        assert.equal((await ask({ authorization: `Bearer ${created.secret}` })).status, 401);
+        const next = JSON.parse(await lunaris(["keys", "create", "--name", "second", "--json", ...args]));
+        assert.equal((await ask({ authorization: `Bearer ${next.secret}` })).status, 200, "a key created from the CLI lets its holder in");
       } finally {
         await bare.close();
+      }
+    });
+
+    it("rotates the only admin key on 0.0.0.0, and revoking the last one opens nothing", async () => {
+      const own = await freshDatabase(kind);
+      const store = await openStore(own.database, own.dataDir);
+      const { Accounting } = await import("../../src/accounting/Accounting.js");
+      const seeded = await new Accounting(store).createKey({ name: "operator", isAdmin: true });
+      await store.close();
+      const wide = await startTestServer({ database: own.database, dataDir: own.dataDir, host: "0.0.0.0" });
+      try {
+        const url = wide.url.replace("0.0.0.0", "127.0.0.1");
+        const call = (path: string, secret: string | null, init: RequestInit = {}) =>
+          fetch(`${url}${path}`, {
+            ...init,
+            headers: { "content-type": "application/json", ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
+          });
+        assert.equal((await call("/v1/admin/keys", null)).status, 401, "anonymous callers are refused on a network bind");
+        // Rotation: the old admin key creates its successor, which revokes the old one.
+        const made = await call("/v1/admin/keys", seeded.secret, { method: "POST", body: JSON.stringify({ name: "rotated", admin: true }) });
+        assert.equal(made.status, 201);
+        const successor = (await readJson(made)) as { id: string; secret: string };
+        assert.equal((await call(`/v1/admin/keys/${seeded.key.id}`, successor.secret, { method: "DELETE" })).status, 200);
+        assert.equal((await call("/v1/admin/keys", seeded.secret)).status, 401, "the old key is refused");
+        assert.equal((await call("/v1/admin/keys", successor.secret)).status, 200, "the new key works");
+        // Revoking the last key: everyone is refused, nobody becomes admin.
+        assert.equal((await call(`/v1/admin/keys/${successor.id}`, successor.secret, { method: "DELETE" })).status, 200);
+        for (const secret of [null, "", "anything", successor.secret, seeded.secret]) {
+          assert.equal((await call("/v1/admin/keys", secret)).status, 401, `GET as ${JSON.stringify(secret)}`);
+          const post = await call("/v1/admin/keys", secret, { method: "POST", body: JSON.stringify({ name: "x", admin: true }) });
+          assert.equal(post.status, 401, `POST as ${JSON.stringify(secret)}`);
+        }
+        assert.equal((await call("/v1/chat/completions", null, { method: "POST", body: JSON.stringify({ model: MODEL_ID, messages: hi }) })).status, 401);
+      } finally {
+        await wide.close();
       }
     });
 
@@ -145,6 +183,67 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
       assert.equal((await chat(k.secret)).status, 200);
     });
 
+    it("counts a request against RPM only when it is admitted", async () => {
+      const k = await createKey({ name: "rpm-admitted", rpm: 4, max_concurrent: 1 });
+      const client = new OpenAI({ baseURL: srv.base, apiKey: k.secret, maxRetries: 0 });
+      await nextWindow();
+      // Everything below fits in one 3-second window: a short stream holds the key's one slot.
+      const stream = await client.chat.completions.create({ model: MODEL_ID, messages: hi, max_tokens: 40, stream: true });
+      const refused = await Promise.all(Array.from({ length: 6 }, () => chat(k.secret, { max_tokens: 1 })));
+      assert.deepEqual(refused.map((r) => r.status), Array(6).fill(429));
+      for (const r of refused) assert.match((await readJson(r)).error.message, /concurrent/);
+      for await (const _ of stream) {
+        // drain: frees the one slot
+      }
+      await sleep(50);
+      // The stream was request 1 of 4; the six refused ones did not count.
+      for (let i = 2; i <= 4; i++) assert.equal((await chat(k.secret, { max_tokens: 1 })).status, 200, `request ${i}`);
+      const over = await chat(k.secret, { max_tokens: 1 });
+      assert.equal(over.status, 429);
+      assert.equal((await readJson(over)).error.type, "requests");
+    });
+
+    it("frees a killed server's concurrency leases: a restart or another replica does not lock the key out", async () => {
+      const k = await createKey({ name: "leases", max_concurrent: 1 });
+      const holder = await spawnServer(storeArgs());
+      const ask = (url: string, body: Record<string, unknown> = {}) =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${k.secret}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: MODEL_ID, messages: hi, max_tokens: 2, ...body }),
+        });
+      const other = kind === "postgres" ? await spawnServer(storeArgs()) : null;
+      try {
+        const long = await ask(holder.url, { max_tokens: 900, stream: true });
+        assert.equal(long.status, 200);
+        if (other) assert.equal((await ask(other.url)).status, 429, "the live lease holds on the other replica");
+        holder.child.kill("SIGKILL");
+        await long.text().catch(() => "");
+        if (!other) {
+          // SQLite is one server's file: the restarted server frees what its predecessor held.
+          const restarted = await spawnServer(storeArgs());
+          try {
+            assert.equal((await ask(restarted.url)).status, 200);
+          } finally {
+            await restarted.stop();
+          }
+          return;
+        }
+        // PostgreSQL: the dead replica stops heart-beating, and its leases are freed within seconds.
+        const started = Date.now();
+        let status = 0;
+        while (Date.now() - started < 20_000 && status !== 200) {
+          status = (await ask(other.url)).status;
+          if (status !== 200) await sleep(500);
+        }
+        assert.equal(status, 200, "the key got in again");
+        assert.ok(Date.now() - started < 15_000, `freed after ${Date.now() - started} ms`);
+      } finally {
+        await holder.stop();
+        await other?.stop();
+      }
+    });
+
     it("stops a key at its monthly budget with insufficient_quota", async () => {
       const k = await createKey({ name: "budget", monthly_budget_usd: 0.000001 }); // one micro-dollar
       // ~110 prompt tokens × $0.03 per M = $0.0000033, over the budget.
@@ -211,9 +310,10 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
         assert.match((await readJson(onB)).error.message, /concurrent/);
         await long.body?.cancel();
         await sleep(200);
-        // RPM 3 across both: A's stream was #1, B's refused request #2; one more passes, then 429 on either.
+        // RPM 3 across both: A's stream was #1 (B's refused request did not count); two more pass, then 429 on either.
         assert.equal((await ask(a)).status, 200);
-        const over = await ask(b);
+        assert.equal((await ask(b)).status, 200);
+        const over = await ask(a);
         assert.equal(over.status, 429);
         assert.equal((await readJson(over)).error.type, "requests");
       } finally {

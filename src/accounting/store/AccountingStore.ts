@@ -1,5 +1,14 @@
 import type { KeyLimits, KeyRecord, UsageBucket, UsageFilter, UsageRow } from "../types.js";
 
+export interface LeaseRequest {
+  id: string;
+  instanceId: string;
+  now: number;
+  expiresAt: number;
+  /** Leases of instances whose last heartbeat is older than this are dead. */
+  aliveAfter: number;
+}
+
 export interface WindowCounts {
   requests: number;
   tokens: number;
@@ -33,8 +42,20 @@ export interface AccountingStore {
   /** Counts one request in the window unless it already holds `rpm`; null when over the limit. */
   countRequest(keyId: string, windowStart: number, rpm: number | null): Promise<WindowCounts | null>;
   readWindow(keyId: string, windowStart: number): Promise<WindowCounts>;
-  /** Takes a concurrency lease unless the key already holds `max` unexpired ones. */
-  acquireLease(keyId: string, leaseId: string, now: number, expiresAt: number, max: number): Promise<boolean>;
+  /**
+   * Takes a concurrency lease for `lease.instanceId` unless the key already holds `max` live
+   * ones: unexpired, and held by an instance that heart-beat after `lease.aliveAfter`.
+   */
+  acquireLease(keyId: string, lease: LeaseRequest, max: number): Promise<boolean>;
   releaseLease(leaseId: string): Promise<void>;
+
+  /**
+   * A server instance starts: SQLite (one server process per file) frees every lease a previous
+   * process left; PostgreSQL records the instance's first heartbeat.
+   */
+  registerInstance(instanceId: string, now: number): Promise<void>;
+  heartbeat(instanceId: string, now: number): Promise<void>;
+  /** A clean stop: the instance's leases and heartbeat go. */
+  unregisterInstance(instanceId: string): Promise<void>;
   monthSpendPico(keyId: string, month: string): Promise<bigint>;
 }

@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { KeyLimits, KeyRecord, UsageBucket, UsageFilter, UsageRow } from "../types.js";
-import type { AccountingStore, WindowCounts } from "./AccountingStore.js";
+import type { AccountingStore, LeaseRequest, WindowCounts } from "./AccountingStore.js";
 import { MIGRATIONS } from "./migrations.js";
 import { KEY_PATCH_COLUMNS, type KeyRow, type UsageRecordRow, toKeyRecord, toUsageRow } from "./rows.js";
 
@@ -165,16 +165,37 @@ export class PostgresStore implements AccountingStore {
     return row ? { requests: Number(row.requests), tokens: Number(row.tokens) } : { requests: 0, tokens: 0 };
   }
 
-  async acquireLease(keyId: string, leaseId: string, now: number, expiresAt: number, max: number): Promise<boolean> {
+  async acquireLease(keyId: string, lease: LeaseRequest, max: number): Promise<boolean> {
     return this.tx(async (c) => {
       // A per-key advisory lock makes count-then-insert atomic across server processes.
       await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [keyId]);
-      await c.query("DELETE FROM leases WHERE key_id = $1 AND expires_at <= $2", [keyId, now]);
+      // Expired leases, and leases of instances that stopped heart-beating (killed, crashed).
+      await c.query(
+        `DELETE FROM leases WHERE key_id = $1
+           AND (expires_at <= $2 OR instance_id NOT IN (SELECT id FROM instances WHERE heartbeat_at > $3))`,
+        [keyId, lease.now, lease.aliveAfter],
+      );
       const n = Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM leases WHERE key_id = $1", [keyId])).rows[0]?.n ?? 0);
       if (n >= max) return false;
-      await c.query("INSERT INTO leases (id, key_id, expires_at) VALUES ($1, $2, $3)", [leaseId, keyId, expiresAt]);
+      await c.query("INSERT INTO leases (id, key_id, expires_at, instance_id) VALUES ($1, $2, $3, $4)", [lease.id, keyId, lease.expiresAt, lease.instanceId]);
       return true;
     });
+  }
+
+  async registerInstance(instanceId: string, now: number): Promise<void> {
+    await this.heartbeat(instanceId, now);
+  }
+
+  async heartbeat(instanceId: string, now: number): Promise<void> {
+    await this.pool.query(
+      "INSERT INTO instances (id, heartbeat_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at",
+      [instanceId, now],
+    );
+  }
+
+  async unregisterInstance(instanceId: string): Promise<void> {
+    await this.pool.query("DELETE FROM leases WHERE instance_id = $1", [instanceId]);
+    await this.pool.query("DELETE FROM instances WHERE id = $1", [instanceId]);
   }
 
   async releaseLease(leaseId: string): Promise<void> {

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { KeyLimits, KeyRecord, UsageBucket, UsageFilter, UsageRow } from "../types.js";
-import type { AccountingStore, WindowCounts } from "./AccountingStore.js";
+import type { AccountingStore, LeaseRequest, WindowCounts } from "./AccountingStore.js";
 import { MIGRATIONS } from "./migrations.js";
 import { KEY_PATCH_COLUMNS, type KeyRow, type UsageRecordRow, toKeyRecord, toUsageRow } from "./rows.js";
 
@@ -167,15 +167,26 @@ export class SqliteStore implements AccountingStore {
     return row ?? { requests: 0, tokens: 0 };
   }
 
-  async acquireLease(keyId: string, leaseId: string, now: number, expiresAt: number, max: number): Promise<boolean> {
-    // better-sqlite3 is synchronous and this process is SQLite's only writer: the transaction is atomic.
+  async acquireLease(keyId: string, lease: LeaseRequest, max: number): Promise<boolean> {
+    // better-sqlite3 is synchronous and this process is SQLite's only writer: the transaction is
+    // atomic, and every lease is this process's (registerInstance cleared the others).
     return this.db.transaction(() => {
-      this.sql("DELETE FROM leases WHERE key_id = ? AND expires_at <= ?").run(keyId, now);
+      this.sql("DELETE FROM leases WHERE key_id = ? AND expires_at <= ?").run(keyId, lease.now);
       const { n } = this.sql("SELECT count(*) AS n FROM leases WHERE key_id = ?").get(keyId) as { n: number };
       if (n >= max) return false;
-      this.sql("INSERT INTO leases (id, key_id, expires_at) VALUES (?, ?, ?)").run(leaseId, keyId, expiresAt);
+      this.sql("INSERT INTO leases (id, key_id, expires_at, instance_id) VALUES (?, ?, ?, ?)").run(lease.id, keyId, lease.expiresAt, lease.instanceId);
       return true;
     }).immediate();
+  }
+
+  async registerInstance(): Promise<void> {
+    this.sql("DELETE FROM leases").run();
+  }
+
+  async heartbeat(): Promise<void> {}
+
+  async unregisterInstance(instanceId: string): Promise<void> {
+    this.sql("DELETE FROM leases WHERE instance_id = ?").run(instanceId);
   }
 
   async releaseLease(leaseId: string): Promise<void> {

@@ -61,4 +61,16 @@ export const MIGRATIONS: readonly Migration[] = [
         key_id TEXT NOT NULL, month TEXT NOT NULL, cost_pico BIGINT NOT NULL, PRIMARY KEY (key_id, month)
       );`,
   },
+  {
+    version: 2,
+    name: "concurrency leases belong to a server instance",
+    // Leases of a server that died (kill -9, power loss) must not lock its keys out until they
+    // expire: each lease names its instance, and an instance that stopped heart-beating frees them.
+    sqlite: `
+      ALTER TABLE leases ADD COLUMN instance_id TEXT NOT NULL DEFAULT '';
+      CREATE TABLE instances (id TEXT PRIMARY KEY, heartbeat_at INTEGER NOT NULL);`,
+    postgres: `
+      ALTER TABLE leases ADD COLUMN instance_id TEXT NOT NULL DEFAULT '';
+      CREATE TABLE instances (id TEXT PRIMARY KEY, heartbeat_at BIGINT NOT NULL);`,
+  },
 ];
