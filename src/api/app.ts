@@ -51,16 +51,19 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     c.set("requestId", id);
     setHeader(c, "x-request-id", id);
     const started = performance.now();
+    const outgoing = nodeResponse(c);
     const done = () => {
       const route = c.req.routePath || "unmatched";
-      deps.metrics.observeRequest(route, c.res.status);
+      // A client that left before the response was complete saw nothing: 499, as nginx logs it.
+      const status = outgoing && !outgoing.writableFinished ? 499 : c.res.status;
+      deps.metrics.observeRequest(route, status);
       deps.log.info(
         {
           req_id: id,
           method: c.req.method,
           route,
           path: c.req.path,
-          status: c.res.status,
+          status,
           key: c.get("principal")?.prefix ?? null,
           ...c.get("logFields"),
           ms: Math.round(performance.now() - started),
@@ -68,11 +71,12 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
         "request",
       );
     };
-    const outgoing = nodeResponse(c);
     try {
       await next();
     } finally {
-      if (outgoing) outgoing.once("close", done);
+      // Every request ends in one log line and one metric, also when its client left before the
+      // handler returned ('close' has then fired already).
+      if (outgoing && !outgoing.closed) outgoing.once("close", done);
       else done();
     }
   });

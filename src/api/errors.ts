@@ -89,6 +89,7 @@ const ENGINE_ERRORS: Record<EngineErrorCode, { status: ContentfulStatusCode; typ
   queue_timeout: { status: 503, type: "service_unavailable" },
   request_timeout: { status: 504, type: "server_error" },
   engine_closed: { status: 503, type: "service_unavailable" },
+  generation_failed: { status: 500, type: "server_error" },
 };
 
 /** Any thrown value → ApiError. Unknown errors become a 500 that leaks no internals. */

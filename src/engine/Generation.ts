@@ -89,6 +89,9 @@ function penaltiesActive(s: SamplingOptions): boolean {
   return s.presencePenalty !== 0 || s.frequencyPenalty !== 0 || s.repetitionPenalty !== 1;
 }
 
+/** The lowest XTC threshold passed to llama.cpp (see open()). */
+const XTC_MIN_THRESHOLD = 1e-6;
+
 type Sampled = { token: Token; probabilities?: Map<Token, number>; confidence?: number };
 type Evaluation = AsyncGenerator<Sampled, void, void | Token | Token[]>;
 
@@ -298,7 +301,11 @@ export class Generation {
         presencePenalty: s.presencePenalty,
       };
     }
-    if (s.xtc) options.xtc = { ...s.xtc };
+    // XTC keeps the least likely of the tokens at or above its threshold. At 0 that is every
+    // candidate, so the one kept was one the grammar or a ban had set to -inf (p = 0): the grammar
+    // then refused the sampled token and the process died (a hostile-client finding). A threshold
+    // just above 0 never reaches a removed token.
+    if (s.xtc) options.xtc = { probability: s.xtc.probability, threshold: Math.max(s.xtc.threshold, XTC_MIN_THRESHOLD) };
     if (s.dry && s.dry.multiplier > 0) {
       options.dryRepeatPenalty = {
         strength: s.dry.multiplier,
@@ -306,7 +313,9 @@ export class Generation {
         allowedLength: s.dry.allowedLength,
         // "Whole history" as null/-1 disables DRY in this node-llama-cpp build (measured: no
         // effect at all); the sequence's own length bound says the same thing and works.
-        lastTokens: s.dry.lastN ?? prompt.length + this.job.maxTokens,
+        // llama.cpp allocates 8 bytes per token of the window on the JS thread (5e8 froze the
+        // server 6 s and took 3.8 GiB): more than the context is meaningless.
+        lastTokens: Math.min(s.dry.lastN ?? prompt.length + this.job.maxTokens, this.sequence.contextSize),
         sequenceBreakers: [...s.dry.sequenceBreakers],
       };
     }

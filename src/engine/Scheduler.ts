@@ -1,5 +1,5 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
-import { EngineError } from "./errors.js";
+import { EngineError, generationFailed } from "./errors.js";
 import { type ChoiceJob, Generation, commonPrefixLength } from "./Generation.js";
 import type { PrefixStore } from "./PrefixStore.js";
 import { collectNativeGarbage, noteGenerationFinished } from "./nativeGarbage.js";
@@ -296,7 +296,7 @@ export class Scheduler {
     try {
       await g.step(promptBudget);
     } catch (error) {
-      await g.fail(error);
+      await g.fail(generationFailed(error));
     } finally {
       g.inflight = null;
     }

@@ -8,7 +8,8 @@ export type EngineErrorCode =
   | "queue_full"
   | "queue_timeout"
   | "request_timeout"
-  | "engine_closed";
+  | "engine_closed"
+  | "generation_failed";
 
 export class EngineError extends Error {
   constructor(
@@ -32,4 +33,21 @@ export function contextOverflow(limit: number, needed: number, promptTokens: num
       "Shorten the messages or lower max_tokens.",
     "messages",
   );
+}
+
+/**
+ * Any error thrown inside one generation, as that generation's error: it ends that request
+ * alone (a 500, or an error event mid-stream), never the process or the other sequences.
+ */
+export function generationFailed(cause: unknown): EngineError {
+  if (cause instanceof EngineError) return cause;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  const e = new EngineError(
+    "generation_failed",
+    /grammar/i.test(detail)
+      ? "Sampling failed: no token satisfies the output grammar together with this request's bans, bias and samplers."
+      : "The generation failed inside the engine.",
+  );
+  e.cause = cause;
+  return e;
 }

@@ -17,7 +17,9 @@ export function limits(deps: ApiDeps): MiddlewareHandler<AppEnv> {
     const release = () => {
       admission.release().catch((err: unknown) => deps.log.error({ err }, "could not release a concurrency lease"));
     };
-    if (outgoing) outgoing.once("close", release);
+    // A client gone while admission ran: 'close' has fired already.
+    if (outgoing?.closed) release();
+    else if (outgoing) outgoing.once("close", release);
     try {
       await next();
     } finally {

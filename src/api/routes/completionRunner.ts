@@ -138,7 +138,9 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
     try {
       for (let r = await events.next(); !r.done; r = await events.next()) apply(r.value);
     } catch (e) {
-      await record(toApiError(e).status);
+      const status = toApiError(e).status;
+      if (status >= 500) deps.log.error({ err: e, cause: (e as Error).cause, req_id: c.get("requestId") }, "generation failed");
+      await record(status);
       throw e;
     }
     if (gen.signal?.aborted) {
@@ -181,6 +183,7 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
       if (finished < n) await record(499);
     } catch (e) {
       const err = toApiError(e);
+      if (err.status >= 500) deps.log.error({ err: e, cause: (e as Error).cause, req_id: c.get("requestId") }, "generation failed");
       await record(err.status);
       // Mid-stream errors as `data: {"error":…}`: the SDKs and SillyTavern raise them as errors.
       await send(err.toBody());

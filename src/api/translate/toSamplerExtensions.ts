@@ -1,20 +1,30 @@
 import type { DryOptions, SamplingOptions } from "../../engine/types.js";
 import { invalidRequest } from "../errors.js";
-import type { SamplerExtensions } from "../protocol/samplerExtensions.js";
+import { LIMITS, type SamplerExtensions } from "../protocol/samplerExtensions.js";
 
 /** llama.cpp's defaults for DRY when a client sends only the multiplier. */
 const DRY_DEFAULTS = { base: 1.75, allowedLength: 2, sequenceBreakers: ["\n", ":", '"', "*"] };
 
 function dryBreakers(v: string | string[] | undefined): string[] {
   if (v === undefined) return DRY_DEFAULTS.sequenceBreakers;
-  if (Array.isArray(v)) return v;
-  try {
-    const parsed: unknown = JSON.parse(v);
-    if (Array.isArray(parsed) && parsed.every((x) => typeof x === "string")) return parsed;
-  } catch {
-    // fall through
+  let list: unknown = v;
+  if (typeof v === "string") {
+    try {
+      list = JSON.parse(v);
+    } catch {
+      list = null;
+    }
   }
-  throw invalidRequest("dry_sequence_breakers must be an array of strings or a JSON-encoded one.", "dry_sequence_breakers");
+  if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) {
+    throw invalidRequest("dry_sequence_breakers must be an array of strings or a JSON-encoded one.", "dry_sequence_breakers");
+  }
+  if (list.length > LIMITS.dryBreakers || list.some((b: string) => b.length > LIMITS.dryBreakerChars)) {
+    throw invalidRequest(
+      `dry_sequence_breakers takes at most ${LIMITS.dryBreakers} breakers of at most ${LIMITS.dryBreakerChars} characters.`,
+      "dry_sequence_breakers",
+    );
+  }
+  return list;
 }
 
 /** The extension samplers → engine options; `tokenize` resolves banned strings to token ids. */
@@ -27,6 +37,9 @@ export function toSamplerExtensions(r: SamplerExtensions, tokenize: (text: strin
     for (const [id, v] of Object.entries(r.logit_bias)) bias.set(Number(id), v <= -100 ? Number.NEGATIVE_INFINITY : v);
   }
   const banned = typeof r.banned_tokens === "string" ? r.banned_tokens.split("\n").filter((s) => s !== "") : (r.banned_tokens ?? []);
+  if (banned.length > LIMITS.bannedTokens || banned.some((b) => typeof b === "string" && b.length > LIMITS.bannedStringChars)) {
+    throw invalidRequest(`banned_tokens takes at most ${LIMITS.bannedTokens} entries of at most ${LIMITS.bannedStringChars} characters.`, "banned_tokens");
+  }
   for (const b of banned) {
     for (const id of typeof b === "number" ? [b] : tokenize(b)) bias.set(id, Number.NEGATIVE_INFINITY);
   }

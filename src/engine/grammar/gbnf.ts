@@ -48,6 +48,41 @@ export class GbnfRules {
   }
 }
 
+/**
+ * llama.cpp's grammar parser expands `x{m,n}` into n copies, turns any n above 2000 into
+ * "unbounded" (a `maxLength: 2001` came back 8,001 characters long) and refuses a rule whose
+ * repetitions multiply to 2000 or more (`[0-9]{8} "-" [0-9]{4}…` in one rule). So every counted
+ * repetition gets a rule of its own, cut into chunks of at most REPEAT_CHUNK.
+ */
+const REPEAT_CHUNK = 1000;
+
+/** Largest repetition count a schema or pattern may ask for (beyond it: unsupported). */
+export const MAX_REPEAT = 100_000;
+
+function quantified(atom: string, min: number, max: number | undefined): string {
+  if (max === 0) return '""';
+  if (max === undefined) return min === 0 ? `${atom}*` : min === 1 ? `${atom}+` : `${atom}{${min},}`;
+  if (min === 0 && max === 1) return `${atom}?`;
+  return min === max ? `${atom}{${min}}` : `${atom}{${min},${max}}`;
+}
+
+/**
+ * A rule matching `atom` (one GBNF item: a rule name, literal, class or parenthesised group)
+ * repeated min..max times (max undefined: no upper bound), exactly, for any count up to
+ * MAX_REPEAT. Above a chunk the rule is unambiguous: either fewer than a chunk, or one whole
+ * chunk followed by the rest, so the parser keeps at most two stacks per chunk.
+ */
+export function repeat(rules: GbnfRules, atom: string, min: number, max: number | undefined, hint = "rep"): string {
+  const chunk = () => rules.add(`${hint}-chunk`, `${atom}{${REPEAT_CHUNK}}`);
+  const body = (lo: number, hi: number | undefined): string => {
+    if (hi !== undefined ? hi <= REPEAT_CHUNK : lo <= REPEAT_CHUNK) return quantified(atom, lo, hi);
+    const rest = (l: number) => rules.add(hint, body(l, hi === undefined ? undefined : hi - REPEAT_CHUNK));
+    if (lo >= REPEAT_CHUNK) return `${chunk()} ${rest(lo - REPEAT_CHUNK)}`;
+    return `${rules.add(hint, quantified(atom, lo, REPEAT_CHUNK - 1))} | ${chunk()} ${rest(0)}`;
+  };
+  return rules.add(hint, body(min, max));
+}
+
 /** A GBNF string literal matching `text` exactly. */
 export function literal(text: string): string {
   let out = '"';

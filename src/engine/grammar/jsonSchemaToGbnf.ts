@@ -1,5 +1,5 @@
 import { UnsupportedSchema } from "./errors.js";
-import { GbnfRules, literal, memoGrammar } from "./gbnf.js";
+import { GbnfRules, MAX_REPEAT, literal, memoGrammar, repeat } from "./gbnf.js";
 import { numberRangeGbnf } from "./numberRange.js";
 import { UnsupportedPattern, jsonCharRule, patternToGbnf, regexToGbnf } from "./regexToGbnf.js";
 
@@ -13,7 +13,22 @@ export { UnsupportedSchema } from "./errors.js";
  * out), numbers never use exponents, `date` days stop at 28, whitespace is bounded so a
  * weak model cannot idle in it. Keywords that constrain values but cannot be expressed
  * (`not`, `uniqueItems`, `multipleOf`, …) raise UnsupportedSchema rather than being dropped.
+ *
+ * Objects with `properties` admit no others unless `additionalProperties` says so (true or a
+ * schema), as llama.cpp's converter and xgrammar do: following the letter of JSON Schema
+ * (absent = anything) let weak models ramble into invented keys until max_tokens.
+ *
+ * Limits (each a 400 naming the place, never a grammar llama.cpp cannot run): nesting depth
+ * MAX_DEPTH, MAX_ENUM values per enum, counts (lengths, items) up to MAX_REPEAT, a $ref that
+ * reaches itself before any JSON is written (left recursion), grammars up to MAX_GRAMMAR_BYTES.
  */
+
+/** Deepest schema nesting followed (a deeper one overflowed the stack: a RangeError, a 500). */
+export const MAX_DEPTH = 64;
+/** Most values in one enum: each is an alternative the grammar tracks while sampling (100,000 took 127 s of CPU). */
+export const MAX_ENUM = 1024;
+/** Largest grammar text compiled (llama.cpp parses it on the JS thread). */
+export const MAX_GRAMMAR_BYTES = 256 * 1024;
 
 type Schema = Record<string, unknown>;
 
@@ -33,16 +48,29 @@ const UNSUPPORTED = [
 const FORMATS: Record<string, string> = {
   date: `[0-9]{4} "-" ("0" [1-9] | "1" [0-2]) "-" ("0" [1-9] | "1" [0-9] | "2" [0-8])`,
   time: `([01] [0-9] | "2" [0-3]) ":" [0-5] [0-9] ":" [0-5] [0-9] ("." [0-9]{1,3})? "Z"`,
-  uuid: `[0-9a-f]{8} "-" [0-9a-f]{4} "-" [0-9a-f]{4} "-" [0-9a-f]{4} "-" [0-9a-f]{12}`,
-  email: `[a-z0-9] [a-z0-9._]{0,30} [a-z0-9] "@" [a-z0-9]{1,20} ("." [a-z]{2,6}){1,2}`,
+  // Written as regexes: each counted repetition then gets a rule of its own (see repeat()).
+  uuid: "/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+  email: "/[a-z0-9][a-z0-9._]{0,30}[a-z0-9]@[a-z0-9]{1,20}(\\.[a-z]{2,6}){1,2}",
   ipv4: `ipv4-octet "." ipv4-octet "." ipv4-octet "." ipv4-octet`,
 };
 FORMATS["date-time"] = `${FORMATS.date} "T" ${FORMATS.time}`;
 
 const WS = `| " " | "\\n" [ \\t]{0,20}`;
 
+/** A count keyword (minLength, maxItems, …): absent, or a whole number from 0 to MAX_REPEAT. */
+function count(s: Schema, key: string, ptr: string): number | undefined {
+  const v = s[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new UnsupportedSchema(`${ptr}/${key}`, `'${key}' that is not a whole number ≥ 0`);
+  if (v > MAX_REPEAT) throw new UnsupportedSchema(`${ptr}/${key}`, `'${key}' above ${MAX_REPEAT}`);
+  return v;
+}
+
 class Converter {
   private readonly refs = new Map<string, string>();
+  private depth = 0;
+  /** $refs being expanded with no JSON written since they were entered: meeting one again is left recursion. */
+  private unconsumed = new Set<string>();
 
   constructor(
     private readonly root: Schema,
@@ -71,8 +99,8 @@ class Converter {
 
   private stringRule(min = 0, max?: number): string {
     const ch = jsonCharRule(this.rules);
-    const reps = min === 0 && max === undefined ? "*" : `{${min},${max ?? ""}}`;
-    return this.rules.add(min === 0 && max === undefined ? "string" : "string-len", `"\\"" ${ch}${reps} "\\""`);
+    if (min === 0 && max === undefined) return this.rules.add("string", `"\\"" ${ch}* "\\""`);
+    return this.rules.add("string-len", `"\\"" ${repeat(this.rules, ch, min, max, "chars")} "\\""`);
   }
 
   private number(integer: boolean): string {
@@ -81,6 +109,27 @@ class Converter {
   }
 
   visit(schema: unknown, ptr: string, hint: string): string {
+    if (this.depth >= MAX_DEPTH) throw new UnsupportedSchema(ptr, `nesting deeper than ${MAX_DEPTH} levels`);
+    this.depth++;
+    try {
+      return this.visitNode(schema, ptr, hint);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** Visits a node that writes JSON text first (an object's "{", an array's "["): recursion through it is fine. */
+  private consuming<T>(fn: () => T): T {
+    const saved = this.unconsumed;
+    this.unconsumed = new Set();
+    try {
+      return fn();
+    } finally {
+      this.unconsumed = saved;
+    }
+  }
+
+  private visitNode(schema: unknown, ptr: string, hint: string): string {
     if (schema === true || (typeof schema === "object" && schema !== null && Object.keys(schema).every((k) => ANNOTATIONS.has(k)))) {
       return this.anyValue();
     }
@@ -94,6 +143,7 @@ class Converter {
     if ("const" in s) return this.rules.add(`${hint}-const`, literal(JSON.stringify(s.const)));
     if (Array.isArray(s.enum)) {
       if (s.enum.length === 0) throw new UnsupportedSchema(`${ptr}/enum`, "an empty 'enum'");
+      if (s.enum.length > MAX_ENUM) throw new UnsupportedSchema(`${ptr}/enum`, `an 'enum' of more than ${MAX_ENUM} values`);
       return this.rules.add(`${hint}-enum`, s.enum.map((v) => literal(JSON.stringify(v))).join(" | "));
     }
     for (const key of ["anyOf", "oneOf"] as const) {
@@ -128,9 +178,9 @@ class Converter {
   private typed(type: string, s: Schema, ptr: string, hint: string): string {
     switch (type) {
       case "object":
-        return this.object(s, ptr, hint);
+        return this.consuming(() => this.object(s, ptr, hint));
       case "array":
-        return this.array(s, ptr, hint);
+        return this.consuming(() => this.array(s, ptr, hint));
       case "string":
         return this.string(s, ptr, hint);
       case "number":
@@ -153,15 +203,18 @@ class Converter {
     for (const r of required) {
       if (!keys.includes(r)) throw new UnsupportedSchema(`${ptr}/required`, `the required property '${r}' without a schema in 'properties'`);
     }
-    const additional = s.additionalProperties;
+    // Absent additionalProperties admits no keys beyond `properties` (see the file comment); an
+    // object schema with neither, `{"type": "object"}`, is any object, as in llama.cpp.
+    const additional = s.additionalProperties ?? !("properties" in s);
     let extraKv: string | null = null;
     if (additional !== false) {
-      const value = additional === undefined || additional === true ? this.anyValue() : this.visit(additional, `${ptr}/additionalProperties`, `${hint}-additional`);
+      const value = additional === true ? this.anyValue() : this.visit(additional, `${ptr}/additionalProperties`, `${hint}-additional`);
       extraKv = this.rules.add(`${hint}-additional-kv`, `${this.stringRule()} ":" ${ws} ${value}`);
     }
-    const minP = typeof s.minProperties === "number" ? s.minProperties : 0;
+    const minP = count(s, "minProperties", ptr) ?? 0;
+    const maxP = count(s, "maxProperties", ptr);
     if (minP > required.size) throw new UnsupportedSchema(`${ptr}/minProperties`, "'minProperties' above the number of required properties");
-    if (typeof s.maxProperties === "number" && (extraKv !== null || s.maxProperties < keys.length)) {
+    if (maxP !== undefined && (extraKv !== null || maxP < keys.length)) {
       throw new UnsupportedSchema(`${ptr}/maxProperties`, "'maxProperties' below the number of properties that may appear");
     }
     const kvs = keys.map((k) => {
@@ -186,8 +239,8 @@ class Converter {
   private array(s: Schema, ptr: string, hint: string): string {
     if (s.uniqueItems === true) throw new UnsupportedSchema(`${ptr}/uniqueItems`, "'uniqueItems'");
     const ws = this.ws();
-    const min = typeof s.minItems === "number" ? s.minItems : 0;
-    const max = typeof s.maxItems === "number" ? s.maxItems : undefined;
+    const min = count(s, "minItems", ptr) ?? 0;
+    const max = count(s, "maxItems", ptr);
     if (max !== undefined && max < min) throw new UnsupportedSchema(`${ptr}/maxItems`, "'maxItems' below 'minItems'");
     const prefix = Array.isArray(s.prefixItems) ? s.prefixItems : [];
     const fixed = prefix.map((p, i) => this.visit(p, `${ptr}/prefixItems/${i}`, `${hint}-${i}`));
@@ -202,11 +255,11 @@ class Converter {
       if (fixed.length === 0) {
         if (allowed === 0) body = "";
         else {
-          const more = `("," ${ws} ${rest}){${Math.max(0, needed - 1)},${allowed === undefined ? "" : allowed - 1}}`;
+          const more = repeat(this.rules, `("," ${ws} ${rest})`, Math.max(0, needed - 1), allowed === undefined ? undefined : allowed - 1, `${hint}-more`);
           body = needed === 0 ? `(${rest} ${more})?` : `${rest} ${more}`;
         }
       } else if (allowed !== 0) {
-        body += ` ("," ${ws} ${rest}){${needed},${allowed ?? ""}}`;
+        body += ` ${repeat(this.rules, `("," ${ws} ${rest})`, needed, allowed, `${hint}-more`)}`;
       }
     }
     return this.rules.add(hint, body === "" ? `"[" ${ws} "]"` : `"[" ${ws} ${body} ${ws} "]"`);
@@ -219,7 +272,8 @@ class Converter {
       if (f === undefined) throw new UnsupportedSchema(`${ptr}/format`, `the string format '${s.format}'`);
       if (hasLength || "pattern" in s) throw new UnsupportedSchema(ptr, "'format' together with 'pattern' or a length");
       if (s.format === "ipv4") this.rules.define("ipv4-octet", regexToGbnf("25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]", this.rules));
-      return this.rules.add(`${hint}-${s.format}`, `"\\"" ${f} "\\""`);
+      const body = f.startsWith("/") ? regexToGbnf(f.slice(1), this.rules) : f;
+      return this.rules.add(`${hint}-${s.format}`, `"\\"" ${body} "\\""`);
     }
     if (typeof s.pattern === "string") {
       if (hasLength) throw new UnsupportedSchema(ptr, "'pattern' together with 'minLength'/'maxLength'");
@@ -230,8 +284,8 @@ class Converter {
         throw e;
       }
     }
-    const min = typeof s.minLength === "number" ? s.minLength : 0;
-    const max = typeof s.maxLength === "number" ? s.maxLength : undefined;
+    const min = count(s, "minLength", ptr) ?? 0;
+    const max = count(s, "maxLength", ptr);
     if (max !== undefined && max < min) throw new UnsupportedSchema(`${ptr}/maxLength`, "'maxLength' below 'minLength'");
     return this.stringRule(min, max);
   }
@@ -288,12 +342,20 @@ class Converter {
   }
 
   private ref(ref: string, ptr: string): string {
+    // llama.cpp refuses left-recursive grammars ({"$ref": "#"}, or a ref reaching itself
+    // through anyOf/allOf before an object or array opens).
+    if (this.unconsumed.has(ref)) throw new UnsupportedSchema(`${ptr}/$ref`, `the reference '${ref}', which reaches itself before any JSON is written`);
     const known = this.refs.get(ref);
     if (known !== undefined) return known;
     const target = this.lookup(ref, ptr);
     const name = this.rules.reserve(`ref-${ref.split("/").pop() || "root"}`);
     this.refs.set(ref, name);
-    this.rules.define(name, this.visit(target, ref, name));
+    this.unconsumed.add(ref);
+    try {
+      this.rules.define(name, this.visit(target, ref, name));
+    } finally {
+      this.unconsumed.delete(ref);
+    }
     return name;
   }
 }
@@ -307,8 +369,14 @@ export function jsonSchemaToGbnf(schema: unknown): string {
   return memoGrammar({ schema }, () => {
     const c = new Converter((typeof schema === "object" && schema !== null ? schema : {}) as Schema);
     c.rules.define("root", c.visit(schema, "#", "root-value"));
-    return c.rules.toString();
+    return checkedSize(c.rules.toString(), "#");
   });
+}
+
+/** The grammar text, unless it is larger than MAX_GRAMMAR_BYTES. */
+export function checkedSize(gbnf: string, ptr: string): string {
+  if (Buffer.byteLength(gbnf) > MAX_GRAMMAR_BYTES) throw new UnsupportedSchema(ptr, `a schema whose grammar is larger than ${MAX_GRAMMAR_BYTES / 1024} KiB`);
+  return gbnf;
 }
 
 /** Any JSON object: response_format {"type":"json_object"}. */

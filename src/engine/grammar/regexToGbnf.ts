@@ -1,6 +1,6 @@
 import { RegExpParser } from "@eslint-community/regexpp";
 import type { AST } from "@eslint-community/regexpp";
-import { GbnfRules, classChar, literal } from "./gbnf.js";
+import { GbnfRules, MAX_REPEAT, classChar, literal, repeat } from "./gbnf.js";
 
 /** A regular-expression feature a grammar cannot express. */
 export class UnsupportedPattern extends Error {}
@@ -125,12 +125,14 @@ function elementToGbnf(e: AST.Element, rules: GbnfRules): string {
     case "CapturingGroup":
       return `(${alternativesToGbnf(e.alternatives, rules)})`;
     case "Quantifier": {
+      // A repeated part that can match nothing ((a*)*, (.*){1,1000}) makes the grammar
+      // ambiguous at every character: llama.cpp's parse stacks multiply without end.
+      if (e.max > 1 && canBeEmpty(e.element)) throw new UnsupportedPattern(`the repetition ${e.raw} of a part that can match nothing`);
+      if (e.min > MAX_REPEAT || (e.max !== Infinity && e.max > MAX_REPEAT)) throw new UnsupportedPattern(`a repetition count above ${MAX_REPEAT} (${e.raw})`);
       const inner = elementToGbnf(e.element, rules);
       const atom = /^(\(.*\)|\[[^\]]*\]|"[^"]*")$/.test(inner) ? inner : `(${inner})`;
-      if (e.min === 0 && e.max === Infinity) return `${atom}*`;
-      if (e.min === 1 && e.max === Infinity) return `${atom}+`;
       if (e.min === 0 && e.max === 1) return `${atom}?`;
-      return e.max === Infinity ? `${atom}{${e.min},}` : `${atom}{${e.min},${e.max}}`;
+      return repeat(rules, atom, e.min, e.max === Infinity ? undefined : e.max);
     }
     case "Assertion":
       throw new UnsupportedPattern(
@@ -138,6 +140,23 @@ function elementToGbnf(e: AST.Element, rules: GbnfRules): string {
       );
     default:
       throw new UnsupportedPattern(`${e.raw} (${e.type})`);
+  }
+}
+
+/** Whether a regex element can match the empty string. */
+function canBeEmpty(e: AST.Element): boolean {
+  switch (e.type) {
+    case "Character":
+    case "CharacterClass":
+    case "CharacterSet":
+      return false;
+    case "Group":
+    case "CapturingGroup":
+      return e.alternatives.some((a) => a.elements.every(canBeEmpty));
+    case "Quantifier":
+      return e.min === 0 || canBeEmpty(e.element);
+    default:
+      return true;
   }
 }
 
