@@ -83,7 +83,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
   app.route("/", playgroundRoutes(deps));
   app.get("/health", healthHandler(deps));
-  app.get("/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
   app.get("/metrics", async (c) => c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }));
 
   app.use("/v1/*", auth(deps));

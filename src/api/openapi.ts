@@ -3,14 +3,51 @@ import { LUNARIS } from "../catalog.js";
 import { createKeySchema, updateKeySchema } from "./protocol/accountingWire.js";
 import { chatCompletionRequestSchema } from "./protocol/chatCompletionRequest.js";
 
-/** The OpenAPI document, generated from the same zod schemas that validate requests. */
-export function openApiDocument(serverUrl: string): Record<string, unknown> {
-  const schema = (s: Parameters<typeof zodToJsonSchema>[0]) => zodToJsonSchema(s, { target: "openApi3", $refStrategy: "none" });
+/**
+ * Draft 2019-09 (what zod-to-json-schema writes) → JSON Schema 2020-12, which OpenAPI 3.1 uses:
+ * tuples move from `items: [...]` to `prefixItems`, their rest from `additionalItems` to `items`,
+ * and boolean exclusive bounds become numbers.
+ */
+function to2020(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(to2020);
+  if (typeof node !== "object" || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) if (k !== "$schema") out[k] = to2020(v);
+  // Draft 4 style exclusive bounds (a boolean beside minimum/maximum) become numbers.
+  for (const [ex, bound] of [["exclusiveMinimum", "minimum"], ["exclusiveMaximum", "maximum"]] as const) {
+    if (out[ex] === true) {
+      out[ex] = out[bound];
+      delete out[bound];
+    } else if (out[ex] === false) delete out[ex];
+  }
+  if (Array.isArray(out.items)) {
+    out.prefixItems = out.items;
+    delete out.items;
+    if ("additionalItems" in out) {
+      out.items = out.additionalItems;
+      delete out.additionalItems;
+    }
+  }
+  return out;
+}
+
+/** A request schema as JSON Schema 2020-12. */
+export function jsonSchemaOf(s: Parameters<typeof zodToJsonSchema>[0]): Record<string, unknown> {
+  return to2020(zodToJsonSchema(s, { target: "jsonSchema2019-09", $refStrategy: "none" })) as Record<string, unknown>;
+}
+
+/**
+ * The OpenAPI document, generated from the same zod schemas that validate requests. Its server
+ * is relative ("/"): the document is served by the server it describes, and a Host header
+ * chosen by a client must not end up in it.
+ */
+export function openApiDocument(): Record<string, unknown> {
+  const schema = jsonSchemaOf;
   const error = {
     description: "OpenAI-shaped error",
     content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
   };
-  const errors = { "400": error, "401": error, "404": error, "429": error, "503": error };
+  const errors = { "400": error, "401": error, "403": error, "404": error, "413": error, "429": error, "500": error, "503": error, "504": error };
   const json = (ref: string) => ({ content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } } });
   const chat = {
     post: {
@@ -32,7 +69,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       version: "0.1.0",
       description: `OpenAI-compatible API serving ${LUNARIS.id}. Prices: $${LUNARIS.prices.inputMicrosPerMillion / 1e6} in / $${LUNARIS.prices.outputMicrosPerMillion / 1e6} out per million tokens.`,
     },
-    servers: [{ url: serverUrl }],
+    servers: [{ url: "/" }],
     security: [{ bearer: [] }],
     paths: {
       "/v1/openai/chat/completions": chat,

@@ -9,7 +9,8 @@ export type EngineErrorCode =
   | "queue_timeout"
   | "request_timeout"
   | "engine_closed"
-  | "generation_failed";
+  | "generation_failed"
+  | "unsupported_schema";
 
 export class EngineError extends Error {
   constructor(
@@ -25,13 +26,14 @@ export class EngineError extends Error {
   }
 }
 
-export function contextOverflow(limit: number, needed: number, promptTokens: number): EngineError {
+export function contextOverflow(limit: number, needed: number, promptTokens: number, param = "messages", estimated = false): EngineError {
+  const at = estimated ? "at least " : "";
   return new EngineError(
     "context_length_exceeded",
-    `This model's maximum context length is ${limit} tokens; the request needs ${needed} ` +
-      `(${promptTokens} in the messages, ${needed - promptTokens} for the completion). ` +
-      "Shorten the messages or lower max_tokens.",
-    "messages",
+    `This model's maximum context length is ${limit} tokens; the request needs ${at}${needed} ` +
+      `(${at}${promptTokens} in the ${param === "prompt" ? "prompt" : "messages"}, ${needed - promptTokens} for the completion). ` +
+      `Shorten the ${param === "prompt" ? "prompt" : "messages"} or lower max_tokens.`,
+    param,
   );
 }
 

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import parsePrometheus from "parse-prometheus-text-format";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import pino from "pino";
-import { MODEL_ID, type TestServer, readJson, startTestServer } from "../helpers/testServer.js";
+import { type Json, MODEL_ID, type TestServer, readJson, startTestServer } from "../helpers/testServer.js";
 
 const lines: string[] = [];
 const sink = new Writable({
@@ -89,9 +90,23 @@ describe("operators' view", () => {
     assert.equal(doc.openapi, "3.1.0");
     assert.ok(doc.paths["/v1/openai/chat/completions"].post);
     const props = doc.components.schemas.ChatCompletionRequest.properties;
-    assert.equal(props.temperature.maximum, 2);
-    assert.equal(props.n.maximum, 4);
-    assert.equal(props.stop.anyOf[1].maxItems, 16);
+    // Nullable fields are `anyOf: [schema, {type: "null"}]` in 2020-12.
+    const value = (p: Json) => (p.anyOf ? p.anyOf.find((b: Json) => b.type !== "null") : p);
+    assert.equal(value(props.temperature).maximum, 2);
+    assert.equal(value(props.n).maximum, 4);
+    assert.equal(value(props.stop).anyOf[1].maxItems, 16);
     assert.deepEqual(doc.components.schemas.ChatCompletionRequest.required, ["model", "messages"]);
+    // OpenAPI 3.1 schemas are JSON Schema 2020-12: each one must be a valid schema of that draft.
+    const ajv = new Ajv2020({ strict: false });
+    for (const [name, s] of Object.entries(doc.components.schemas as Record<string, object>)) {
+      assert.ok(ajv.validateSchema(s), `${name}: ${ajv.errorsText(ajv.errors)}`);
+    }
+    const validate = ajv.compile(doc.components.schemas.ChatCompletionRequest);
+    assert.ok(validate({ model: MODEL_ID, messages: [{ role: "user", content: "x" }], logit_bias: [[5, false]] }), ajv.errorsText(validate.errors));
+    assert.ok(!validate({ model: MODEL_ID, messages: [], temperature: 3 }));
+    for (const status of ["403", "413"]) assert.ok(doc.paths["/v1/admin/keys"].post.responses[status], `${status} documented`);
+    // The server URL is relative, never taken from a client's Host header.
+    const spoofed = await readJson(await fetch(`${srv.url}/openapi.json`, { headers: { host: "evil.example" } }));
+    assert.deepEqual(spoofed.servers, [{ url: "/" }]);
   });
 });

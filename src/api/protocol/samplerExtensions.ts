@@ -11,7 +11,8 @@ import { z } from "zod";
  * Field limits. Each bounds the work one request can make the server do on its JS thread:
  * before them a 2 MB banned_tokens string or 200k logit_bias entries each held the server for
  * 30–150 s, and every DRY breaker costs a pass over the 128k-token vocabulary (13–22 ms) when a
- * choice's sampler is built. Front-ends send a handful (SillyTavern: four breakers).
+ * choice's sampler is built, on the JS thread (16 breakers: ~300 ms a choice on a 2-core VM).
+ * Front-ends send a handful (SillyTavern: four breakers).
  */
 export const LIMITS = {
   /** OpenAI's own limit for logit_bias. */
@@ -19,7 +20,7 @@ export const LIMITS = {
   /** Bans: token ids or strings, in banned_tokens, custom_token_bans or llama.cpp's logit_bias list. */
   bannedTokens: 1024,
   bannedStringChars: 256,
-  dryBreakers: 16,
+  dryBreakers: 8,
   dryBreakerChars: 32,
 } as const;
 

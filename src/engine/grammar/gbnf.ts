@@ -108,7 +108,9 @@ export function classChar(code: number): string {
 }
 
 const built = new Map<string, string>();
-const BUILT_KEEP = 64;
+/** Text kept by memoGrammar (keys and grammars), least recently used dropped first. */
+const BUILT_KEEP_CHARS = 2 * 2 ** 20;
+let builtChars = 0;
 
 /**
  * Grammar text by the JSON of what it was built from. The API checks a schema by converting it
@@ -119,8 +121,15 @@ export function memoGrammar(source: unknown, build: () => string): string {
   const key = JSON.stringify(source);
   let text = built.get(key);
   if (text !== undefined) built.delete(key);
-  else text = build();
+  else {
+    text = build();
+    builtChars += key.length + text.length;
+  }
   built.set(key, text);
-  if (built.size > BUILT_KEEP) built.delete(built.keys().next().value as string);
+  for (const [k, v] of built) {
+    if (builtChars <= BUILT_KEEP_CHARS || k === key) break;
+    built.delete(k);
+    builtChars -= k.length + v.length;
+  }
   return text;
 }
