@@ -90,6 +90,7 @@ const ENGINE_ERRORS: Record<EngineErrorCode, { status: ContentfulStatusCode; typ
   request_timeout: { status: 504, type: "server_error" },
   engine_closed: { status: 503, type: "service_unavailable" },
   generation_failed: { status: 500, type: "server_error" },
+  grammar_unsatisfiable: { status: 400, type: "invalid_request_error" },
   unsupported_schema: { status: 400, type: "invalid_request_error" },
 };
 

@@ -10,6 +10,7 @@ export type EngineErrorCode =
   | "request_timeout"
   | "engine_closed"
   | "generation_failed"
+  | "grammar_unsatisfiable"
   | "unsupported_schema";
 
 export class EngineError extends Error {
@@ -39,17 +40,20 @@ export function contextOverflow(limit: number, needed: number, promptTokens: num
 
 /**
  * Any error thrown inside one generation, as that generation's error: it ends that request
- * alone (a 500, or an error event mid-stream), never the process or the other sequences.
+ * alone (an error status, or an error event mid-stream), never the process or the other
+ * sequences. A grammar that refused every token left after the request's own bans and bias is
+ * the request's doing (XTC can no longer cause it: see Generation.open); anything else is ours.
  */
 export function generationFailed(cause: unknown): EngineError {
   if (cause instanceof EngineError) return cause;
   const detail = cause instanceof Error ? cause.message : String(cause);
-  const e = new EngineError(
-    "generation_failed",
-    /grammar/i.test(detail)
-      ? "Sampling failed: no token satisfies the output grammar together with this request's bans, bias and samplers."
-      : "The generation failed inside the engine.",
-  );
+  const e = /grammar/i.test(detail)
+    ? new EngineError(
+        "grammar_unsatisfiable",
+        "No token satisfies the output format (JSON schema, JSON object or tool call) together with this request's banned tokens and logit_bias.",
+        "logit_bias",
+      )
+    : new EngineError("generation_failed", "The generation failed inside the engine.");
   e.cause = cause;
   return e;
 }

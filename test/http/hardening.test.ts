@@ -82,21 +82,21 @@ describe("one request cannot crash the server", () => {
     await stillServing();
   });
 
-  it("an error inside one generation ends that request alone: 500 before the first byte, an error event after", async () => {
+  it("an error inside one generation ends that request alone: an error status before the first byte, an error event after", async () => {
     // Every token that could open a JSON object banned: no token satisfies the grammar.
     const bans = tokensStartingWith("{").map((t) => [t, false]);
     const impossible = { ...M, response_format: { type: "json_object" }, logit_bias: bans, max_tokens: 20 };
     const beside = srv.client.chat.completions.create({ model: MODEL_ID, messages: user("Keep going"), max_tokens: 60 });
     const res = await chat(impossible);
-    const body = await expectError(res, 500, null, "generation_failed");
-    assert.equal(body.error.type, "server_error");
-    assert.match(body.error.message, /grammar/);
+    // The request's own bans left the grammar no token: its fault, a 400 naming logit_bias.
+    const body = await expectError(res, 400, "logit_bias", "grammar_unsatisfiable");
+    assert.equal(body.error.type, "invalid_request_error");
     const streamed = await chat({ ...impossible, stream: true });
     assert.equal(streamed.status, 200);
     const events = parseSse(await streamed.text());
     assert.equal(events.at(-1), "[DONE]");
     const error = JSON.parse(events.at(-2) ?? "{}");
-    assert.equal(error.error.code, "generation_failed");
+    assert.equal(error.error.code, "grammar_unsatisfiable");
     const other = await beside;
     assert.equal(other.choices[0]?.finish_reason, "length", "the request beside it finished normally");
     await stillServing();

@@ -81,7 +81,7 @@ const schemas: Record<string, Record<string, unknown>> = {
   },
 };
 
-const SEEDS = 20;
+const SEEDS = 12;
 const N = 4;
 
 async function outputs(body: Record<string, unknown>): Promise<{ text: string; finish: string }[]> {
