@@ -13,7 +13,8 @@ import { adminUsageHandler, ownUsageHandler } from "./routes/usage.js";
 import { chatCompletionsHandler } from "./routes/chatCompletions.js";
 import { healthHandler } from "./routes/health.js";
 import { detokenizeHandler, propsHandler, tokenizeHandler } from "./routes/llamacppHelpers.js";
-import { listModelsHandler } from "./routes/models.js";
+import { llamaCompletionHandler } from "./routes/llamaCompletion.js";
+import { listModelsHandler, retrieveModelHandler } from "./routes/models.js";
 import { playgroundRoutes } from "./routes/playground.js";
 import { textCompletionsHandler } from "./routes/textCompletions.js";
 
@@ -87,7 +88,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.get("/metrics", async (c) => c.text(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }));
 
   app.use("/v1/*", auth(deps));
-  for (const p of ["/tokenize", "/detokenize", "/props"]) app.use(p, auth(deps));
+  for (const p of ["/tokenize", "/detokenize", "/props", "/completion"]) app.use(p, auth(deps));
+  app.post("/completion", limits(deps), llamaCompletionHandler(deps));
   app.post("/tokenize", tokenizeHandler(deps));
   app.post("/detokenize", detokenizeHandler(deps));
   app.get("/props", propsHandler(deps));
@@ -98,6 +100,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     app.post(`${prefix}/chat/completions`, limits(deps), chatCompletionsHandler(deps));
     app.post(`${prefix}/completions`, limits(deps), textCompletionsHandler(deps));
     app.get(`${prefix}/models`, listModelsHandler(deps));
+    app.get(`${prefix}/models/:id{.+}`, retrieveModelHandler(deps));
     app.get(`${prefix}/usage`, ownUsageHandler(deps));
   }
 

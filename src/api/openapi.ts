@@ -2,6 +2,8 @@ import { zodToJsonSchema } from "zod-to-json-schema";
 import { LUNARIS } from "../catalog.js";
 import { createKeySchema, updateKeySchema } from "./protocol/accountingWire.js";
 import { chatCompletionRequestSchema } from "./protocol/chatCompletionRequest.js";
+import { completionRequestSchema } from "./protocol/completionRequest.js";
+import { llamaCompletionRequestSchema } from "./protocol/llamaCompletionRequest.js";
 
 /**
  * Draft 2019-09 (what zod-to-json-schema writes) → JSON Schema 2020-12, which OpenAPI 3.1 uses:
@@ -76,6 +78,34 @@ export function openApiDocument(): Record<string, unknown> {
       "/v1/chat/completions": chat,
       "/v1/openai/models": { get: { summary: "List served models", responses: { "200": { description: "A list of models" } } } },
       "/v1/models": { get: { summary: "List served models", responses: { "200": { description: "A list of models" } } } },
+      ...Object.fromEntries(
+        ["/v1/openai/models/{id}", "/v1/models/{id}"].map((p) => [
+          p,
+          {
+            parameters: [{ name: "id", in: "path", required: true, description: "A served id or alias; its slash raw or encoded (%2F)", schema: { type: "string" } }],
+            get: { summary: "One served model: the same object as its entry in the list", responses: { "200": { description: "The model" }, ...errors } },
+          },
+        ]),
+      ),
+      ...Object.fromEntries(
+        ["/v1/openai/completions", "/v1/completions"].map((p) => [
+          p,
+          {
+            post: {
+              summary: "Legacy text completion from a pre-formatted prompt or token ids (JSON, or SSE with stream: true)",
+              requestBody: { required: true, ...json("CompletionRequest") },
+              responses: { "200": { description: "A text_completion object or an SSE stream ending with data: [DONE]" }, ...errors },
+            },
+          },
+        ]),
+      ),
+      "/completion": {
+        post: {
+          summary: "llama.cpp's native text completion (llama-server's request fields, defaults and reply shapes)",
+          requestBody: { required: true, ...json("LlamaCompletionRequest") },
+          responses: { "200": { description: "{content, stop, tokens_predicted, timings, …}, or an SSE stream of such chunks" }, ...errors },
+        },
+      },
       "/v1/usage": {
         get: {
           summary: "The calling key's usage by day and model",
@@ -104,6 +134,8 @@ export function openApiDocument(): Record<string, unknown> {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
       schemas: {
         ChatCompletionRequest: schema(chatCompletionRequestSchema),
+        CompletionRequest: schema(completionRequestSchema),
+        LlamaCompletionRequest: schema(llamaCompletionRequestSchema),
         CreateKey: schema(createKeySchema),
         UpdateKey: schema(updateKeySchema),
         Error: {

@@ -26,7 +26,13 @@ import { bodyArb, bounded, MODEL, sendAndCheck } from "../fuzz/bodies.js";
 import { type ServerProcess, spawnServer } from "../helpers/cliServer.js";
 
 const { values: opts } = parseArgs({
-  options: { bodies: { type: "string", default: "10000" }, storm: { type: "string", default: "1000" }, flood: { type: "string", default: "200" } },
+  options: {
+    bodies: { type: "string", default: "10000" },
+    storm: { type: "string", default: "1000" },
+    flood: { type: "string", default: "200" },
+    /** Run one part: bodies, storm, flood, kill, rotation. */
+    only: { type: "string" },
+  },
 });
 const KEY = "sk-soak";
 const rows: [string, string][] = [];
@@ -42,18 +48,21 @@ async function metric(url: string, name: string): Promise<number> {
 }
 
 /** Probes /health every 100 ms; the longest wait approximates the longest event-loop stall. */
-function stallProbe(url: string): { stop(): number } {
+function stallProbe(url: string): { stop(): number; last(): number } {
   let worst = 0;
+  let latest = 0;
   let running = true;
   void (async () => {
     while (running) {
       const t = performance.now();
       await fetch(`${url}/health`).catch(() => null);
-      worst = Math.max(worst, performance.now() - t);
+      latest = performance.now() - t;
+      worst = Math.max(worst, latest);
       await sleep(100);
     }
   })();
   return {
+    last: () => latest,
     stop: () => {
       running = false;
       return worst;
@@ -82,12 +91,15 @@ async function bodies(n: number): Promise<void> {
     let fivexx = 0;
     let problems = 0;
     let slowest = 0;
+    const slow: { ms: number; body: unknown }[] = [];
     const statuses = new Map<number, number>();
     const samples = fc.sample(bodyArb, { numRuns: n, seed: 7 });
     for (const [i, body] of samples.entries()) {
       const t = performance.now();
       const o = await sendAndCheck(srv.url, KEY, bounded(body)).catch((e: unknown) => ({ status: 0, problem: String(e) }));
-      slowest = Math.max(slowest, performance.now() - t);
+      const ms = performance.now() - t;
+      slowest = Math.max(slowest, ms);
+      if (ms > 1000) slow.push({ ms, body });
       statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1);
       if (o.status >= 500 || o.status === 0) fivexx++;
       if (o.problem) {
@@ -97,6 +109,7 @@ async function bodies(n: number): Promise<void> {
       if (srv.child.exitCode !== null) throw new Error(`the server died at body ${i}`);
     }
     const stall = probe.stop();
+    for (const s of slow.sort((a, b) => b.ms - a.ms).slice(0, 5)) process.stderr.write(`slow (${s.ms.toFixed(0)} ms): ${JSON.stringify(s.body).slice(0, 800)}\n`);
     const rss1 = await metric(srv.url, "lunaris_process_resident_memory_bytes");
     row(`${n} generated/mutated bodies: crashes`, srv.child.exitCode === null ? "0" : "1");
     row("  5xx / other problems", `${fivexx} / ${problems - fivexx}`);
@@ -244,11 +257,14 @@ async function rotation(): Promise<void> {
 }
 
 const started = Date.now();
-await bodies(Number(opts.bodies));
-await storm(Number(opts.storm));
-await flood(Number(opts.flood));
-await killUnderLoad();
-await rotation();
+const parts: Record<string, () => Promise<void>> = {
+  bodies: () => bodies(Number(opts.bodies)),
+  storm: () => storm(Number(opts.storm)),
+  flood: () => flood(Number(opts.flood)),
+  kill: killUnderLoad,
+  rotation,
+};
+for (const [name, run] of Object.entries(parts)) if (opts.only === undefined || opts.only === name) await run();
 const table = [
   `Soak ${new Date().toISOString().slice(0, 16).replace("T", " ")} (${os.cpus()[0]?.model ?? "CPU"}, ${os.availableParallelism()} threads), tiny model, \`npm run soak\`, ${Math.round((Date.now() - started) / 60_000)} min.`,
   "",

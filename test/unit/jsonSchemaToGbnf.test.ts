@@ -145,6 +145,16 @@ describe("JSON Schema → GBNF: what cannot be enforced is refused with its loca
     ["minProperties beyond the required", { type: "object", properties: { a: {} }, minProperties: 1 }, "#/minProperties"],
     ["an empty enum", { enum: [] }, "#/enum"],
     ["allOf mixing types", { allOf: [{ type: "string" }, { maxLength: 3 }] }, "#/allOf/0"],
+    // Found by the hostile-client campaign: each was a 500 or a grammar llama.cpp could not run.
+    ["an allOf entry that is not a schema", { allOf: [{ type: "object" }, 7] }, "#/allOf/1"],
+    ["allOf of null", { allOf: [null] }, "#/allOf/0"],
+    ["a fractional minLength", { type: "string", minLength: 2.5 }, "#/minLength"],
+    ["a negative maxItems", { type: "array", maxItems: -1 }, "#/maxItems"],
+    ["a count above 100,000", { type: "string", maxLength: 100_001 }, "#/maxLength"],
+    ["a ref to itself", { $ref: "#" }, "#/$ref"],
+    ["a ref reaching itself through anyOf", { $defs: { a: { anyOf: [{ $ref: "#/$defs/a" }, { type: "null" }] } }, $ref: "#/$defs/a" }, "#/$defs/a/anyOf/0/$ref"],
+    ["a repeated part that can match nothing", { type: "string", pattern: "^(a*)+$" }, "#/pattern"],
+    ["an enum of 1,025 values", { enum: Array.from({ length: 1025 }, (_, i) => i) }, "#/enum"],
   ];
   for (const [name, schema, pointer] of cases) {
     it(name, () => {
@@ -154,6 +164,32 @@ describe("JSON Schema → GBNF: what cannot be enforced is refused with its loca
       );
     });
   }
+
+  it("nesting deeper than 64 levels", () => {
+    let deep: unknown = { type: "string" };
+    for (let i = 0; i < 3000; i++) deep = { type: "array", items: deep };
+    assert.throws(() => jsonSchemaToGbnf(deep), (e: unknown) => e instanceof UnsupportedSchema && /deeper than 64/.test(e.message));
+  });
+
+  it("objects with properties admit no other keys unless additionalProperties says so", () => {
+    const closed = accepts({ type: "object", properties: { a: { type: "integer" } } });
+    assert.ok(closed('{"a":1}'));
+    assert.equal(closed('{"a":1,"b":2}'), false);
+    assert.ok(accepts({ type: "object", properties: { a: { type: "integer" } }, additionalProperties: { type: "integer" } })('{"a":1,"b":2}'));
+    // Any JSON value is a recursive rule (the regex helper cannot expand it): read the grammar.
+    assert.match(jsonSchemaToGbnf({ type: "object", properties: { a: {} }, additionalProperties: true }), /additional-kv ::= .* value$/m);
+    assert.match(jsonSchemaToGbnf({ type: "object" }), /additional-kv ::= .* value$/m, "an object schema without properties is any object");
+  });
+
+  it("counts above llama.cpp's 2000 are exact, chunked into rules of their own", () => {
+    const gbnf = jsonSchemaToGbnf({ type: "string", minLength: 2500, maxLength: 4100 });
+    for (const m of gbnf.matchAll(/\{(\d+)(?:,(\d*))?\}/g)) assert.ok(Number(m[2] || m[1]) <= 1000, m[0]);
+    const ok = accepts({ type: "string", minLength: 2500, maxLength: 4100 });
+    assert.ok(ok(`"${"a".repeat(2500)}"`));
+    assert.ok(ok(`"${"a".repeat(4100)}"`));
+    assert.equal(ok(`"${"a".repeat(2499)}"`), false);
+    assert.equal(ok(`"${"a".repeat(4101)}"`), false);
+  });
 
   it("annotations are ignored and allOf of objects is merged", () => {
     const ok = accepts({

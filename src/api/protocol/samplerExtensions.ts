@@ -54,6 +54,15 @@ export const samplerExtensionFields = {
   repeat_last_n: z.number().int().min(-1).optional(),
   ignore_eos: z.boolean().optional(),
   min_tokens: z.number().int().min(0).optional(),
+  /** repetition_penalty under llama.cpp's and KoboldCpp's names (Text Gen WebUI / KoboldCpp front-end types send them). */
+  repeat_penalty: z.number().min(0.01).max(5).optional(),
+  rep_pen: z.number().min(0.01).max(5).optional(),
+  /** SillyTavern's ban list: comma-separated token ids ("" = none). */
+  custom_token_bans: z
+    .string()
+    .max(LIMITS.bannedTokens * 8)
+    .regex(/^\s*(\d+\s*(,\s*\d+\s*)*)?,?\s*$/, "custom_token_bans is a comma-separated list of token ids")
+    .optional(),
   /** Token ids, or strings whose tokens are banned; a string may also list them one per line. */
   banned_tokens: z
     .union([

@@ -38,6 +38,8 @@ export interface CompletionFormat {
   finish(index: number, reason: FinishReason, usage: Usage | undefined): unknown;
   usageOnly(usage: Usage): unknown;
   body(choices: readonly ChoiceState[], usage: Usage, start: StartEvent): unknown;
+  /** Whether a stream ends with `data: [DONE]` (OpenAI's endpoints; llama.cpp's native one does not). */
+  doneMarker?: boolean;
 }
 
 export interface CompletionRun {
@@ -190,6 +192,6 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
     } finally {
       keepAlive.stop();
     }
-    await stream.writeSSE({ data: "[DONE]" });
+    if (format.doneMarker !== false) await stream.writeSSE({ data: "[DONE]" });
   });
 }

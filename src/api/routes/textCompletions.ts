@@ -25,9 +25,14 @@ interface TextOptions {
   logprobs: boolean;
 }
 
-/** The echoed prompt's logprobs, as scored by the engine. */
+/**
+ * The echoed prompt's logprobs, as scored by the engine, with OpenAI's null for the prompt's
+ * first token: when the engine added a hidden BOS it scored that token after the BOS, a number
+ * no OpenAI client expects there.
+ */
 function promptLogprobs(start: StartEvent): LegacyLogprobs {
-  return toLegacyLogprobs(start.promptLogprobs ?? [], 0);
+  const [first, ...rest] = start.promptLogprobs ?? [];
+  return toLegacyLogprobs(first ? [{ ...first, logprob: null, top: [] }, ...rest] : [], 0);
 }
 
 function textFormat(id: string, model: string, o: TextOptions): CompletionFormat {

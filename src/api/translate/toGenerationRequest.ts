@@ -108,7 +108,8 @@ export function toSampling(r: GenerationFields, tokenize: (text: string) => numb
     seed: toSeed(r.seed),
     presencePenalty: r.presence_penalty ?? d.presence_penalty,
     frequencyPenalty: r.frequency_penalty ?? d.frequency_penalty,
-    repetitionPenalty: r.repetition_penalty ?? d.repetition_penalty,
+    // llama.cpp's and KoboldCpp's names count when the OpenAI-style one is absent.
+    repetitionPenalty: r.repetition_penalty ?? r.repeat_penalty ?? r.rep_pen ?? d.repetition_penalty,
   };
 }
 

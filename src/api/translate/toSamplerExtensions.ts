@@ -36,7 +36,9 @@ export function toSamplerExtensions(r: SamplerExtensions, tokenize: (text: strin
   } else if (r.logit_bias) {
     for (const [id, v] of Object.entries(r.logit_bias)) bias.set(Number(id), v <= -100 ? Number.NEGATIVE_INFINITY : v);
   }
-  const banned = typeof r.banned_tokens === "string" ? r.banned_tokens.split("\n").filter((s) => s !== "") : (r.banned_tokens ?? []);
+  const banned: (string | number)[] =
+    typeof r.banned_tokens === "string" ? r.banned_tokens.split("\n").filter((s) => s !== "") : [...(r.banned_tokens ?? [])];
+  for (const id of (r.custom_token_bans ?? "").split(",")) if (id.trim() !== "") banned.push(Number(id));
   if (banned.length > LIMITS.bannedTokens || banned.some((b) => typeof b === "string" && b.length > LIMITS.bannedStringChars)) {
     throw invalidRequest(`banned_tokens takes at most ${LIMITS.bannedTokens} entries of at most ${LIMITS.bannedStringChars} characters.`, "banned_tokens");
   }

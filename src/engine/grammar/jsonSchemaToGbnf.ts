@@ -309,9 +309,14 @@ class Converter {
 
   private mergeAllOf(s: Schema, ptr: string): Schema {
     const { allOf, ...rest } = s;
-    const parts = [rest, ...(allOf as unknown[]).map((p, i) => this.resolve(p, `${ptr}/allOf/${i}`))];
+    const resolved = (allOf as unknown[]).map((p, i) => this.resolve(p, `${ptr}/allOf/${i}`));
     const merged: Schema = { type: "object", properties: {}, required: [] };
-    for (const [i, p] of parts.entries()) {
+    for (const [i, raw] of [rest, ...resolved].entries()) {
+      if (raw === true) continue; // constrains nothing
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+        throw new UnsupportedSchema(`${ptr}/allOf/${i - 1}`, "an 'allOf' entry that is not a schema object");
+      }
+      const p = raw as Schema;
       const keys = Object.keys(p).filter((k) => !ANNOTATIONS.has(k));
       const objectOnly = keys.every((k) => ["type", "properties", "required", "additionalProperties"].includes(k));
       if (!objectOnly || (p.type !== undefined && p.type !== "object")) {
@@ -324,10 +329,9 @@ class Converter {
     return merged;
   }
 
-  private resolve(schema: unknown, ptr: string): Schema {
-    const s = schema as Schema;
-    if (typeof s?.$ref !== "string") return s;
-    return this.lookup(s.$ref, ptr);
+  private resolve(schema: unknown, ptr: string): unknown {
+    const ref = typeof schema === "object" && schema !== null ? (schema as Schema).$ref : undefined;
+    return typeof ref === "string" ? this.lookup(ref, ptr) : schema;
   }
 
   private lookup(ref: string, ptr: string): Schema {

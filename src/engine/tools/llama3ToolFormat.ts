@@ -28,7 +28,7 @@ export function toolInstructions(req: ToolsRequest): string {
   const lines = [
     "You have access to the functions below. To call a function, reply with only a JSON object of the form " +
       '{"name": function name, "parameters": object of argument names and values} and nothing else.',
-    req.parallel
+    req.parallel && req.choice.type !== "function"
       ? "To call several functions at once, write one such JSON object per line."
       : "Call at most one function per reply.",
     req.choice.type === "auto"
@@ -74,6 +74,9 @@ function buildToolCallGrammar(req: ToolsRequest): string {
     return rules.add(`call-${t.name}`, body);
   });
   const call = rules.add("call", calls.join(" | "));
-  rules.define("root", req.parallel ? `${call} ("\\n" ${call}){0,${MAX_PARALLEL_CALLS - 1}}` : call);
+  // A named tool_choice means one call of that function (as OpenAI and vLLM do it); otherwise
+  // up to MAX_PARALLEL_CALLS unless parallel calls are off.
+  const parallel = req.parallel && req.choice.type !== "function";
+  rules.define("root", parallel ? `${call} ("\\n" ${call}){0,${MAX_PARALLEL_CALLS - 1}}` : call);
   return rules.toString();
 }
