@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import pino, { type Logger } from "pino";
 import { createApp } from "./api/app.js";
+import { handleClientErrors } from "./api/clientErrors.js";
 import type { ApiDeps, UsageEvent } from "./api/deps.js";
 import { loading, modelNotFound } from "./api/errors.js";
 import type { ModelObject } from "./api/protocol/chatCompletionResponse.js";
@@ -131,6 +132,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port }, () => resolve(s as Server));
   });
+  handleClientErrors(server, log, metrics);
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;

@@ -158,7 +158,7 @@ export function bounded(body: unknown): unknown {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return body;
   const b = { ...(body as Record<string, unknown>) };
   if (typeof b.max_tokens === "number" && b.max_tokens > 8 && b.max_tokens <= 1e6) b.max_tokens = 8;
-  if (b.max_tokens === undefined) b.max_tokens = 8;
+  if (b.max_tokens === undefined || b.max_tokens === null) b.max_tokens = 8;
   if (typeof b.min_tokens === "number" && b.min_tokens > 8) b.min_tokens = 8;
   return b;
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
@@ -176,5 +178,55 @@ describe("SillyTavern's ban lists and sampler aliases", () => {
         assert.ok(!text.includes('"error"'), `${name}: ${text.slice(0, 300)}`);
       }
     }
+  });
+});
+
+describe("keep-alive connections, as older SillyTavern (node-fetch 2) uses them", () => {
+  it("serves a non-streamed request on the same connection right after a streamed one", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const u = new URL(srv.url);
+    const send = (body: object) =>
+      new Promise<{ status: number; text: string; port: number | undefined }>((resolve, reject) => {
+        const data = JSON.stringify(body);
+        const req = http.request(
+          { host: u.hostname, port: u.port, path: "/v1/chat/completions", method: "POST", agent, headers: { "content-type": "application/json", authorization: `Bearer ${KEY}`, "content-length": Buffer.byteLength(data) } },
+          (res) => {
+            let text = "";
+            res.on("data", (d: Buffer) => (text += d.toString()));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text, port: req.socket?.localPort }));
+          },
+        );
+        req.on("error", reject);
+        req.end(data);
+      });
+    try {
+      const base = { model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 4 };
+      for (let i = 0; i < 3; i++) {
+        const streamed = await send({ ...base, stream: true });
+        assert.equal(streamed.status, 200);
+        assert.ok(streamed.text.endsWith("data: [DONE]\n\n"));
+        const plain = await send(base);
+        assert.equal(plain.status, 200, plain.text);
+        assert.equal(plain.port, streamed.port, "the same connection");
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("answers a request Node's HTTP parser refuses with an OpenAI-shaped 400, logged and counted", async () => {
+    const u = new URL(srv.url);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(u.port), u.hostname, () => socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"));
+      let text = "";
+      socket.on("data", (d) => (text += d.toString()));
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    assert.match(reply, /^HTTP\/1.1 400/);
+    const body = JSON.parse(reply.slice(reply.indexOf("\r\n\r\n") + 4)) as Json;
+    assert.equal(body.error.code, "malformed_http");
+    const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+    assert.match(metrics, /lunaris_requests_total\{route="unparsed",status="400"\} [1-9]/);
   });
 });

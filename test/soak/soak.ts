@@ -48,21 +48,21 @@ async function metric(url: string, name: string): Promise<number> {
 }
 
 /** Probes /health every 100 ms; the longest wait approximates the longest event-loop stall. */
-function stallProbe(url: string): { stop(): number; last(): number } {
+function stallProbe(url: string): { stop(): number; worstAt(): [number, number] } {
   let worst = 0;
-  let latest = 0;
+  let at: [number, number] = [0, 0];
   let running = true;
   void (async () => {
     while (running) {
       const t = performance.now();
       await fetch(`${url}/health`).catch(() => null);
-      latest = performance.now() - t;
-      worst = Math.max(worst, latest);
+      const ms = performance.now() - t;
+      if (ms > worst) [worst, at] = [ms, [t, t + ms]];
       await sleep(100);
     }
   })();
   return {
-    last: () => latest,
+    worstAt: () => at,
     stop: () => {
       running = false;
       return worst;
@@ -91,13 +91,20 @@ async function bodies(n: number): Promise<void> {
     let fivexx = 0;
     let problems = 0;
     let slowest = 0;
+    let worstBodies: unknown[] = [];
     const slow: { ms: number; body: unknown }[] = [];
+    const spans: { from: number; to: number; body: unknown }[] = [];
     const statuses = new Map<number, number>();
     const samples = fc.sample(bodyArb, { numRuns: n, seed: 7 });
     for (const [i, body] of samples.entries()) {
       const t = performance.now();
       const o = await sendAndCheck(srv.url, KEY, bounded(body)).catch((e: unknown) => ({ status: 0, problem: String(e) }));
       const ms = performance.now() - t;
+      spans.push({ from: t, to: t + ms, body });
+      if (spans.length > 50) spans.shift();
+      const [stallFrom, stallTo] = probe.worstAt();
+      // The bodies that were in flight during the worst stall so far (sequential: one or two).
+      if (stallFrom >= (spans[0]?.from ?? 0)) worstBodies = spans.filter((b) => b.to >= stallFrom && b.from <= stallTo).map((b) => b.body);
       slowest = Math.max(slowest, ms);
       if (ms > 1000) slow.push({ ms, body });
       statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1);
@@ -110,6 +117,7 @@ async function bodies(n: number): Promise<void> {
     }
     const stall = probe.stop();
     for (const s of slow.sort((a, b) => b.ms - a.ms).slice(0, 5)) process.stderr.write(`slow (${s.ms.toFixed(0)} ms): ${JSON.stringify(s.body).slice(0, 800)}\n`);
+    for (const b of worstBodies) process.stderr.write(`in flight during the longest stall: ${JSON.stringify(b).slice(0, 1500)}\n`);
     const rss1 = await metric(srv.url, "lunaris_process_resident_memory_bytes");
     row(`${n} generated/mutated bodies: crashes`, srv.child.exitCode === null ? "0" : "1");
     row("  5xx / other problems", `${fivexx} / ${problems - fivexx}`);
