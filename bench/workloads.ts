@@ -61,7 +61,8 @@ function completionBody(messages: readonly Message[], maxTokens: number, stream:
     top_k: 40,
     top_p: 0.95,
     min_p: 0.05,
-    seed: randomInt(2 ** 31),
+    // No seed: both servers draw their own. A seeded request on ours reads its prompt in aligned
+    // chunks for reproducibility (src/engine/alignment.ts), which is not the path to time.
     ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   });
 }

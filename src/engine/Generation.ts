@@ -9,7 +9,9 @@ import {
   type Token,
   TokenBias,
 } from "node-llama-cpp";
+import { ALIGNED_CHUNK, alignedPrefix, setAlignedPrefix } from "./alignment.js";
 import type { PrefixStore } from "./PrefixStore.js";
+import { commonPrefixLength } from "./tokens.js";
 import { TextAssembler } from "./TextAssembler.js";
 import { type Utf8Vocabulary, Utf8Guard } from "./grammar/utf8Guard.js";
 import type { TokenBytes } from "./tokenBytes.js";
@@ -40,6 +42,12 @@ export interface ChoiceJob {
   logprobs?: { top: number; tokenBytes: TokenBytes } | undefined;
   /** Also score the prompt's tokens (reported through onAdmitted). */
   promptLogprobs?: boolean | undefined;
+  /**
+   * Read the prompt in chunks aligned to ALIGNED_CHUNK positions and reuse a cached prefix only
+   * up to a chunk boundary read that same way, so a cached prompt gives the same numbers as a
+   * fresh one (the client chose the seed: it expects the same text again).
+   */
+  reproducible?: boolean | undefined;
   /** The model's end-of-generation token ids. */
   eogTokens: readonly number[];
   /** Token bytes, which the reply's text is built from. */
@@ -51,13 +59,6 @@ export interface ChoiceJob {
   onToolArguments(index: number, text: string): void;
   onEnd(reason: StopReason, completionTokens: number): void;
   onError(error: unknown): void;
-}
-
-export function commonPrefixLength(a: readonly Token[], b: readonly Token[]): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
 }
 
 /** A token's log-probability and the `want.top` most likely alternatives (the Map is sorted, most likely first). */
@@ -145,6 +146,17 @@ export class Generation {
   }
 
   /**
+   * The prompt tokens this choice reads in a step that leaves it `budget` of the batch: up to the
+   * budget; a reproducible choice reads one whole aligned chunk or waits for a step with room.
+   */
+  promptChunk(budget: number): number {
+    const unread = this.unreadPromptTokens;
+    if (!this.job.reproducible) return Math.min(unread, budget);
+    const chunk = Math.min(unread, ALIGNED_CHUNK);
+    return chunk <= budget ? chunk : 0;
+  }
+
+  /**
    * One scheduler step: reads the next `promptBudget` tokens of a prompt longer than that, or
    * else produces one token (reading what is left of the prompt first). The first step reuses
    * the cached prefix. The scheduler sizes the budget so that every generating sequence's token
@@ -153,8 +165,9 @@ export class Generation {
   async step(promptBudget = Number.POSITIVE_INFINITY): Promise<void> {
     if (!this.iterator) {
       this.unread ??= await this.prepare();
-      if (this.unread.length > promptBudget) {
-        await this.sequence.evaluateWithoutGeneratingNewTokens(this.unread.splice(0, promptBudget));
+      const limit = this.job.reproducible ? Math.min(ALIGNED_CHUNK, promptBudget) : promptBudget;
+      if (this.unread.length > limit) {
+        await this.sequence.evaluateWithoutGeneratingNewTokens(this.unread.splice(0, limit));
         return;
       }
       this.iterator = this.open(this.unread);
@@ -255,7 +268,10 @@ export class Generation {
 
   /** Keeps at least the last prompt token to evaluate: logits are not part of the cached state. */
   private reusableTokens(): number {
-    return Math.min(commonPrefixLength(this.sequence.contextTokens, this.job.prompt), this.job.prompt.length - 1);
+    const shared = Math.min(commonPrefixLength(this.sequence.contextTokens, this.job.prompt), this.job.prompt.length - 1);
+    if (!this.job.reproducible) return shared;
+    const aligned = Math.min(shared, alignedPrefix(this.sequence));
+    return aligned - (aligned % ALIGNED_CHUNK);
   }
 
   /** Drops the cache past the shared prefix, reports admission; returns the prompt tokens left to read. */
@@ -267,6 +283,10 @@ export class Generation {
     if (this.sequence.nextTokenIndex > cached) {
       await this.sequence.eraseContextTokenRanges([{ start: cached, end: this.sequence.nextTokenIndex }]);
     }
+    // What stays of the cache keeps its alignment; a reproducible read adds its whole chunks.
+    const kept = Math.min(alignedPrefix(this.sequence), cached);
+    const readAligned = this.job.reproducible && !scoring;
+    setAlignedPrefix(this.sequence, readAligned ? prompt.length : kept);
     let evaluateFrom = cached;
     if (!this.admitted) {
       this.admitted = true;

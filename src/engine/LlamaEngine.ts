@@ -312,6 +312,7 @@ export class LlamaEngine implements Engine {
         tokenBytes: this.tokenBytes,
         signal: abort.signal,
         promptLogprobs: i === 0 && request.promptLogprobs === true,
+        reproducible: request.reproducible === true,
         onAdmitted: (cachedTokens, promptLogprobs) => {
           if (i !== 0) return;
           let scored: PromptTokenLogprob[] | undefined;

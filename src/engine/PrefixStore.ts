@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import path from "node:path";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
-import { commonPrefixLength } from "./Generation.js";
+import { alignedPrefix, setAlignedPrefix } from "./alignment.js";
+import { commonPrefixLength } from "./tokens.js";
 
 export interface PrefixStoreOptions {
   /** Folder for state files, used only when the engine cannot copy states to memory: each store writes to a new folder in it, removed on close (a state only fits the model and context that wrote it). */
@@ -17,7 +18,8 @@ export interface PrefixStoreOptions {
 /** A saved state: in memory (our patched addon), or a file (node-llama-cpp's prebuilt addon). */
 type Saved = { state: Buffer; file?: never } | { file: string; state?: never };
 
-type Entry = Saved & { tokens: readonly Token[]; bytes: number; usedAt: number };
+/** `aligned`: how many of its tokens were read in aligned chunks (alignment.ts), restored with it. */
+type Entry = Saved & { tokens: readonly Token[]; bytes: number; usedAt: number; aligned: number };
 
 export interface PrefixStoreStats {
   entries: number;
@@ -93,7 +95,7 @@ export class PrefixStore {
       for (const e of this.entries.filter((x) => x.tokens.length < tokens.length && commonPrefixLength(x.tokens, tokens) === x.tokens.length)) {
         await this.drop(e);
       }
-      this.entries.push({ ...saved, tokens, bytes, usedAt: Date.now() });
+      this.entries.push({ ...saved, tokens, bytes, usedAt: Date.now(), aligned: Math.min(alignedPrefix(sequence), tokens.length) });
       this.bytes += bytes;
       while (this.bytes > this.options.maxBytes && this.entries.length > 0) {
         const oldest = this.entries.reduce((a, b) => (b.usedAt < a.usedAt ? b : a));
@@ -127,8 +129,10 @@ export class PrefixStore {
   private async load(sequence: LlamaContextSequence, entry: Entry): Promise<void> {
     entry.usedAt = Date.now();
     try {
+      setAlignedPrefix(sequence, 0);
       if (entry.state) await sequence.loadStateFromBuffer(entry.state, entry.tokens, { acceptRisk: true });
       else await sequence.loadStateFromFile(entry.file, { acceptRisk: true });
+      setAlignedPrefix(sequence, entry.aligned);
     } catch (error) {
       this.options.log(`prefix cache: loading ${entry.tokens.length} tokens failed: ${String(error)}`);
       await this.drop(entry);

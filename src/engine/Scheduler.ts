@@ -1,6 +1,7 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { EngineError, generationFailed } from "./errors.js";
-import { type ChoiceJob, Generation, commonPrefixLength } from "./Generation.js";
+import { type ChoiceJob, Generation } from "./Generation.js";
+import { commonPrefixLength } from "./tokens.js";
 import type { PrefixStore } from "./PrefixStore.js";
 import { collectNativeGarbage, noteGenerationFinished } from "./nativeGarbage.js";
 
@@ -255,8 +256,8 @@ export class Scheduler {
         continue;
       }
       const unread = g.unreadPromptTokens;
-      if (unread > 0 && budget <= 0) continue;
-      const chunk = Math.min(unread, budget);
+      const chunk = g.promptChunk(Math.max(0, budget));
+      if (unread > 0 && chunk === 0) continue;
       budget -= chunk;
       planned.push({ g, chunk });
     }

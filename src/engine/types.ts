@@ -107,6 +107,11 @@ export interface GenerationRequest {
   format?: OutputFormat | undefined;
   /** Log-probabilities of the sampled tokens, with `top` alternatives each (0–20). */
   logprobs?: { top: number } | undefined;
+  /**
+   * The client chose the seed: read the prompt so that a cached prompt gives the same text as a
+   * fresh one (aligned chunks; cache reused at chunk boundaries only).
+   */
+  reproducible?: boolean | undefined;
   /** Log-probabilities of the prompt's tokens too (text completions' `echo`); costs a full evaluation of the prompt. */
   promptLogprobs?: boolean | undefined;
   signal?: AbortSignal | undefined;

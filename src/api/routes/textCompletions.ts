@@ -113,6 +113,7 @@ export function textCompletionsHandler(deps: ApiDeps) {
         sampling: toSampling(req, (t) => engine.tokenize(t, false), deps.samplingDefaults),
         logprobs: wantLogprobs ? { top: req.logprobs ?? 0 } : undefined,
         promptLogprobs: wantLogprobs && echo !== null,
+        reproducible: req.seed !== undefined && req.seed !== null,
         signal,
       },
       stream: req.stream === true,

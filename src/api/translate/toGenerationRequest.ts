@@ -137,6 +137,7 @@ export function toGenerationRequest(
     tools,
     format: toOutputFormat(r, tools),
     logprobs: toLogprobs(r),
+    reproducible: r.seed !== undefined && r.seed !== null,
     signal,
   };
 }

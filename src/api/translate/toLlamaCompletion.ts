@@ -70,6 +70,7 @@ export function toLlamaGeneration(
       sampling,
       format: r.json_schema ? { type: "jsonSchema", schema: r.json_schema } : undefined,
       logprobs: r.n_probs ? { top: r.n_probs } : undefined,
+      reproducible: r.seed !== undefined && r.seed >= 0,
       signal,
     },
     ignored,

@@ -1,0 +1,22 @@
+import type { LlamaContextSequence } from "node-llama-cpp";
+
+/**
+ * Prompt chunk for reproducible requests (the client chose the seed). llama.cpp's results for a
+ * token depend on how the prompt was cut into batches, and a cached reply was decoded a token at
+ * a time: a chat's warm turn diverged from the same prompt read cold after 4-10 tokens. Reading
+ * in chunks at fixed positions, and reusing a cache only up to a chunk boundary read that way,
+ * makes a cached prefix bit-identical to a fresh read (tiny model, greedy: aligned warm == cold;
+ * one batch, or a split at 100, diverged at token 13). docs/determinism.md has the measurements.
+ */
+export const ALIGNED_CHUNK = 64;
+
+const aligned = new WeakMap<LlamaContextSequence, number>();
+
+/** How many leading tokens of the sequence's cache were read in aligned chunks. */
+export function alignedPrefix(sequence: LlamaContextSequence): number {
+  return aligned.get(sequence) ?? 0;
+}
+
+export function setAlignedPrefix(sequence: LlamaContextSequence, tokens: number): void {
+  aligned.set(sequence, tokens - (tokens % ALIGNED_CHUNK));
+}
