@@ -144,7 +144,7 @@ describe("text completions: token-id prompts, echo, integer logprobs", () => {
     }
   });
 
-  it("echo with logprobs scores the prompt; the sequence's first token has none", async () => {
+  it("echo with logprobs scores the prompt; its first token has none, as in OpenAI", async () => {
     const withBos = `<|begin_of_text|>${text}`;
     const r = await readJson(await srv.post("/v1/openai/completions", { ...base, prompt: withBos, echo: true, logprobs: 1 }));
     const lp = r.choices[0].logprobs;
@@ -155,9 +155,11 @@ describe("text completions: token-id prompts, echo, integer logprobs", () => {
     assert.equal(lp.top_logprobs[0], null);
     for (const v of lp.token_logprobs.slice(1)) assert.ok(typeof v === "number" && v < 0);
     assert.equal(lp.tokens.join(""), r.choices[0].text);
-    // Without the BOS in the text, the server adds it and leaves it out of the echo.
+    // Without the BOS in the text, the server adds it and leaves it out of the echo; the first
+    // visible token still gets null (it was scored after the hidden BOS, which OpenAI never shows).
     const r2 = await readJson(await srv.post("/v1/openai/completions", { ...base, prompt: text, echo: true, logprobs: 0 }));
     assert.equal(r2.choices[0].logprobs.tokens.join(""), r2.choices[0].text);
-    assert.equal(typeof r2.choices[0].logprobs.token_logprobs[0], "number");
+    assert.equal(r2.choices[0].logprobs.token_logprobs[0], null);
+    assert.equal(typeof r2.choices[0].logprobs.token_logprobs[1], "number");
   });
 });
