@@ -27,4 +27,30 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", destructuredArrayIgnorePattern: "^_" }],
     },
   },
+  // The layers, enforced: only the in-process engine touches node-llama-cpp, and the HTTP layer
+  // sees the engine only through its types and errors (a remote engine implements the same).
+  {
+    files: ["src/**/*.ts"],
+    ignores: ["src/engine/llama/**"],
+    rules: {
+      "no-restricted-imports": ["error", { paths: [{ name: "node-llama-cpp", message: "Only src/engine/llama/ imports node-llama-cpp." }] }],
+    },
+  },
+  {
+    files: ["src/api/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [{ name: "node-llama-cpp", message: "api/ never imports node-llama-cpp." }],
+          patterns: [
+            {
+              group: ["**/engine/*", "!**/engine/types.js", "!**/engine/errors.js", "**/engine/*/**"],
+              message: "api/ imports only engine/types and engine/errors: the engine behind it may be remote.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

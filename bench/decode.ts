@@ -12,7 +12,7 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { getLlama, type Token } from "node-llama-cpp";
-import { ENGINE_BUILD_CMAKE_OPTIONS } from "../src/engine/LlamaEngine.js";
+import { ENGINE_BUILD_CMAKE_OPTIONS } from "../src/engine/llama/LlamaEngine.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
 
 const { values, positionals } = parseArgs({

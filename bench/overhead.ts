@@ -1,3 +1,4 @@
+import type { LlamaEngine } from "../src/engine/llama/LlamaEngine.js";
 import { mkdtempSync } from "node:fs";
 import { Agent, type IncomingMessage, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -68,7 +69,7 @@ export function oneTokenClient(url: string): { call(): Promise<unknown>; close()
  * times the server's own work with nothing between requests that evicts its code and data from
  * the caches or competes for the cores. Never for a figure reported as the overhead.
  */
-export function withoutDecode(engine: Engine): void {
+export function withoutDecode(engine: LlamaEngine): void {
   const generate = async function* (r: GenerationRequest): AsyncGenerator<GenerationEvent> {
     const prompt = r.prompt.type === "chat" ? engine.renderPrompt(r.prompt.messages) : [];
     yield { type: "start", promptTokens: prompt.length, cachedTokens: 0 };

@@ -10,6 +10,7 @@
  * of the engine (`withoutDecode`: the prompt is still rendered and tokenized): the same four
  * ways then time the server's own work with warm caches and idle cores.
  */
+import type { LlamaEngine } from "../src/engine/llama/LlamaEngine.js";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -29,7 +30,7 @@ const running = await startInProcess(mkdtempSync(path.join(os.tmpdir(), "lunaris
   parallel: 1,
   threads: values.threads ? Number(values.threads) : undefined,
 });
-if (values["no-decode"]) withoutDecode(running.engine);
+if (values["no-decode"]) withoutDecode(running.engine as LlamaEngine);
 const bare = await startFloor(running.engine, "node:http");
 const hono = await startFloor(running.engine, "hono");
 const clients = [oneTokenClient(`${running.url}/v1/chat/completions`), oneTokenClient(bare.url), oneTokenClient(hono.url)];

@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
-import { LlamaEngine } from "../src/engine/LlamaEngine.js";
+import { LlamaEngine } from "../src/engine/llama/LlamaEngine.js";
 import type { GenerationRequest } from "../src/engine/types.js";
 import { tinyModelPath } from "../test/helpers/testModel.js";
 
@@ -60,7 +60,7 @@ async function raw(streams: number): Promise<number[][]> {
   const inner = engine as unknown as { scheduler: { slots: { sequence: LlamaContextSequence }[] } };
   const sequences = inner.scheduler.slots.slice(0, streams).map((s) => s.sequence);
   const generators = sequences.map((seq, i) =>
-    seq.evaluate(engine.tokenize(promptText(i), true) as Token[], { ...sampling(i), yieldEogToken: true })[Symbol.asyncIterator](),
+    seq.evaluate(engine.tokenizeNow(promptText(i), true) as Token[], { ...sampling(i), yieldEogToken: true })[Symbol.asyncIterator](),
   );
   const at = sequences.map(() => [] as number[]);
   for (let t = 0; t < tokens; t++) {

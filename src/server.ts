@@ -14,7 +14,7 @@ import { openStore } from "./accounting/store/openStore.js";
 import { DEMO_ID, LUNARIS } from "./catalog.js";
 import { prefixCacheDir } from "./config/paths.js";
 import { isLoopback, type ServeConfig } from "./config/serveConfig.js";
-import { LlamaEngine } from "./engine/LlamaEngine.js";
+import { createEngine } from "./engine/createEngine.js";
 import type { Engine } from "./engine/types.js";
 import { resolveModelPath } from "./model/resolveModelPath.js";
 import { createProgressBar } from "./cli/progressBar.js";
@@ -147,7 +147,8 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     });
     if (resolved.demo) log.warn("serving the DEMO model: random weights, real tokenizer and template; replies are gibberish");
     const loadStarted = Date.now();
-    engine = await LlamaEngine.load({
+    engine = await createEngine({
+      kind: cfg.engine,
       modelPath: resolved.path,
       id: LUNARIS.id,
       aliases: cfg.alias,

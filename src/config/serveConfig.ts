@@ -7,6 +7,8 @@ import { z } from "zod";
  */
 export const serveConfigSchema = z.object({
   model: z.string().min(1),
+  /** The engine behind the API (src/engine/createEngine.ts): "llama", in process on llama.cpp. */
+  engine: z.enum(["llama"]).default("llama"),
   host: z.string().default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   gpu: z.enum(["auto", "cuda", "vulkan", "off"]).default("auto"),

@@ -1,7 +1,9 @@
 /**
  * Engine domain types. camelCase, no HTTP and no OpenAI wire names: the API layer translates.
- * A remote OpenAI-compatible backend (a gateway to vLLM, SGLang, another Lunaris node) can
- * implement `Engine` with these same types.
+ * The in-process engine (engine/llama/) implements `Engine`; a remote backend (another Lunaris
+ * node, llama-server, an OpenAI-compatible server) can implement it with these same types:
+ * everything is asynchronous, grammars are compiled and banned strings resolved behind it, and
+ * token counts may arrive late (with `end`).
  */
 
 export type ChatRole = "system" | "user" | "assistant" | "tool";
@@ -71,6 +73,8 @@ export interface SamplingOptions {
   xtc?: { probability: number; threshold: number } | undefined;
   /** Token id → logit added; -Infinity bans the token (also end-of-generation tokens). */
   logitBias?: ReadonlyMap<number, number> | undefined;
+  /** Strings whose tokens are banned (the engine tokenizes them with its own tokenizer). */
+  bannedStrings?: readonly string[] | undefined;
   /** Never stop at an end-of-generation token. */
   ignoreEos?: boolean | undefined;
   /** No end-of-generation token before this many tokens. */
@@ -130,8 +134,9 @@ export type StopReason = "endOfGeneration" | "stopSequence" | "maxTokens" | "con
 export type GenerationEvent =
   | {
       type: "start";
-      promptTokens: number;
-      cachedTokens: number;
+      /** Known at once in process; a remote engine may report them only with `end`. */
+      promptTokens?: number | undefined;
+      cachedTokens?: number | undefined;
       /**
        * With `promptLogprobs`: one entry per token of the caller's prompt (a BOS the engine added
        * is left out); the very first token of the sequence has no context, so its logprob is null.
@@ -141,7 +146,15 @@ export type GenerationEvent =
   | { type: "text"; choice: number; text: string; logprobs?: readonly TokenLogprob[] | undefined }
   | { type: "toolCall"; choice: number; index: number; id: string; name: string }
   | { type: "toolArguments"; choice: number; index: number; text: string }
-  | { type: "end"; choice: number; reason: StopReason; completionTokens: number };
+  | {
+      type: "end";
+      choice: number;
+      reason: StopReason;
+      completionTokens: number;
+      /** The request's prompt counts, when `start` did not carry them. */
+      promptTokens?: number | undefined;
+      cachedTokens?: number | undefined;
+    };
 
 export type PromptTokenLogprob = Omit<TokenLogprob, "logprob"> & { logprob: number | null };
 
@@ -169,18 +182,17 @@ export interface EngineStats {
 export interface Engine {
   readonly model: ModelDescriptor;
   /**
-   * Runs a generation. Throws (before the first event) for requests that cannot start:
-   * context overflow, full queue, queue timeout. The first event is always `start`.
+   * Runs a generation. Fails before the first event for requests that cannot start: context
+   * overflow, full queue, queue timeout, an output format it cannot enforce (`unsupported_schema`,
+   * param `format.schema` or `tools[i].parameters`). The first event is always `start`.
    */
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent>;
-  /** The token ids a message list renders to (tests, /tokenize). */
-  renderPrompt(messages: readonly ChatMessage[]): number[];
-  /** Text → token ids; with `special`, special tokens written as text become control tokens. */
-  tokenize(text: string, special: boolean): number[];
+  /** Text → token ids; with `special`, special tokens written as text become control tokens; `addBos` prepends the model's BOS. */
+  tokenize(text: string, special: boolean, addBos?: boolean): Promise<number[]>;
   /** Token ids → text, special tokens included. */
-  detokenize(tokens: readonly number[]): string;
-  /** The model's chat template and special tokens, for /props. */
-  modelInfo(): { chatTemplate: string | null; bosToken: string; eosToken: string };
+  detokenize(tokens: readonly number[]): Promise<string>;
+  /** The model's chat template and special tokens, for /props (engines that know them). */
+  modelInfo?(): Promise<{ chatTemplate: string | null; bosToken: string; eosToken: string }>;
   stats(): EngineStats;
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { LlamaEngine } from "../../src/engine/LlamaEngine.js";
+import { LlamaEngine } from "../../src/engine/llama/LlamaEngine.js";
 import { tinyModelPath } from "./testModel.js";
 
 /** The engine alone (no server) on the tiny model: one sequence, a short context, CPU. */

@@ -142,10 +142,10 @@ describe("SillyTavern's ban lists and sampler aliases", () => {
 
   it("custom_token_bans (comma-separated ids) bans those tokens", async () => {
     const greedy = await content(plain);
-    const first = srv.engine()?.tokenize(greedy, false)[0];
+    const first = (await srv.engine()?.tokenize(greedy, false))?.[0];
     assert.ok(first !== undefined);
     const banned = await content({ ...plain, custom_token_bans: `${first}, 5` });
-    assert.notEqual(srv.engine()?.tokenize(banned, false)[0], first);
+    assert.notEqual((await srv.engine()?.tokenize(banned, false))?.[0], first);
     const bad = await post("/v1/chat/completions", { ...plain, custom_token_bans: "12,abc" });
     assert.equal((await readJson(bad)).error.param, "custom_token_bans");
   });

@@ -36,11 +36,11 @@ const M = { model: MODEL_ID, messages: user("x") };
 const chat = (body: Record<string, unknown>) => srv.post("/v1/chat/completions", body);
 
 /** Token ids whose text starts with `prefix` (after leading spaces). */
-function tokensStartingWith(prefix: string): number[] {
+async function tokensStartingWith(prefix: string): Promise<number[]> {
   const engine = srv.engine();
   assert.ok(engine);
   const out: number[] = [];
-  for (let t = 0; t < 128_256; t++) if (engine.detokenize([t]).trimStart().startsWith(prefix)) out.push(t);
+  for (let t = 0; t < 128_256; t++) if ((await engine.detokenize([t])).trimStart().startsWith(prefix)) out.push(t);
   return out;
 }
 
@@ -84,7 +84,7 @@ describe("one request cannot crash the server", () => {
 
   it("an error inside one generation ends that request alone: an error status before the first byte, an error event after", async () => {
     // Every token that could open a JSON object banned: no token satisfies the grammar.
-    const bans = tokensStartingWith("{").map((t) => [t, false]);
+    const bans = (await tokensStartingWith("{")).map((t) => [t, false]);
     const impossible = { ...M, response_format: { type: "json_object" }, logit_bias: bans, max_tokens: 20 };
     const beside = srv.client.chat.completions.create({ model: MODEL_ID, messages: user("Keep going"), max_tokens: 60 });
     const res = await chat(impossible);
@@ -186,8 +186,9 @@ describe("schemas are compiled and enforced, or refused with 400 naming the plac
     const engine = srv.engine();
     assert.ok(engine);
     // The longest run of 'a's the vocabulary has as one token, pushed hard: the string grows until the grammar stops it.
-    const aTokens = engine.tokenize("a".repeat(64), false);
-    const longest = aTokens.reduce((best, t) => (engine.detokenize([t]).length > engine.detokenize([best]).length ? t : best));
+    const aTokens = await engine.tokenize("a".repeat(64), false);
+    const lengths = await Promise.all(aTokens.map(async (t) => (await engine.detokenize([t])).length));
+    const longest = aTokens[lengths.indexOf(Math.max(...lengths))];
     const res = await withSchema({ type: "string", maxLength: 2010 }, { max_tokens: 1200, logit_bias: { [String(longest)]: 100 } });
     const json = await readJson(res);
     assert.equal(res.status, 200, JSON.stringify(json));
@@ -197,7 +198,7 @@ describe("schemas are compiled and enforced, or refused with 400 naming the plac
   });
 
   it("admits no invented keys when additionalProperties is absent", async () => {
-    const comma = srv.engine()?.tokenize(",", false)[0];
+    const comma = (await srv.engine()?.tokenize(",", false))?.[0];
     const schema = { type: "object", properties: { a: { type: "integer" }, b: { type: "boolean" } }, required: ["a"] };
     for (const seed of [1, 2, 3, 4]) {
       // A comma pushed hard after every value: the grammar's only way to use it is the next declared key.

@@ -104,7 +104,7 @@ describe("text completions: token-id prompts, echo, integer logprobs", () => {
   const text = "Hello world";
 
   it("a token-id prompt completes like its text", async () => {
-    const ids = srv.engine()?.tokenize(text, false) ?? [];
+    const ids = (await srv.engine()?.tokenize(text, false)) ?? [];
     const a = await readJson(await srv.post("/v1/openai/completions", { ...base, prompt: text }));
     const b = await readJson(await srv.post("/v1/openai/completions", { ...base, prompt: ids }));
     const c = await readJson(await srv.post("/v1/openai/completions", { ...base, prompt: [ids] }));

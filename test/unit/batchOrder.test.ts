@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { BatchItem, Token } from "node-llama-cpp";
-import { decodeFirst } from "../../src/engine/batchOrder.js";
+import { decodeFirst } from "../../src/engine/llama/batchOrder.js";
 
 const item = (tokens: number): BatchItem => ({ tokens: Array.from({ length: tokens }, (_, i) => i as Token), logits: [], evaluationPriority: 5 });
 const amounts = (items: BatchItem[], size: number) => decodeFirst({ items, size }).map((p) => [items.indexOf(p.item), p.processAmount]);

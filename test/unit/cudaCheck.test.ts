@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { hasNvidiaGpu, missingCudaLibraries } from "../../src/engine/cudaCheck.js";
+import { hasNvidiaGpu, missingCudaLibraries } from "../../src/engine/llama/cudaCheck.js";
 import { tinyModelPath } from "../helpers/testModel.js";
 
 describe("CUDA diagnosis", () => {

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
-import { PrefixStore } from "../../src/engine/PrefixStore.js";
+import { PrefixStore } from "../../src/engine/llama/PrefixStore.js";
 
 // The real store on a stand-in sequence: its "state" is its token list, so a load shows which
 // saved prefix came back. The real engine path is in test/http/prefixCache.test.ts.

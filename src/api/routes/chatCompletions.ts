@@ -9,6 +9,7 @@ import { ChunkFactory, newCompletionId, toChoiceLogprobs, toWireToolCall } from 
 import { toGenerationRequest } from "../translate/toGenerationRequest.js";
 import { type CompletionFormat, runCompletion } from "./completionRunner.js";
 import { reportIgnored } from "./reportIgnored.js";
+import { CHAT_SCHEMA_PARAMS, withWireParams } from "../translate/toWireParam.js";
 
 function chatFormat(id: string, model: string): CompletionFormat {
   const chunks = new ChunkFactory(id, model);
@@ -42,19 +43,19 @@ function chatFormat(id: string, model: string): CompletionFormat {
 /** POST /v1/openai/chat/completions and /v1/chat/completions. */
 export function chatCompletionsHandler(deps: ApiDeps) {
   return async (c: Context<AppEnv>): Promise<Response> => {
-    const engine = deps.engine();
+    deps.engine(); // 503 while the model loads, before reading the body
     const body = await readJsonBody(c);
     const req: ChatCompletionRequest = parseWith(chatCompletionRequestSchema, body);
     const modelId = deps.resolveModel(req.model);
     reportIgnored(c, deps, body, KNOWN_FIELDS);
     const signal = clientAbortSignal(c, deps.requestTimeoutMs);
-    const generation = toGenerationRequest(req, modelId, signal, (t) => engine.tokenize(t, false), deps.samplingDefaults);
+    const generation = toGenerationRequest(req, modelId, signal, deps.samplingDefaults);
     return runCompletion(c, deps, {
       generation,
       stream: req.stream === true,
       includeUsage: req.stream_options?.include_usage === true,
       user: req.user ?? null,
       format: chatFormat(newCompletionId(), req.model),
-    });
+    }).catch(withWireParams(CHAT_SCHEMA_PARAMS));
   };
 }

@@ -76,9 +76,11 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
   let lastAt = 0;
   const gaps: number[] = [];
 
+  // A remote engine may report the prompt's counts only with `end`.
+  const counts = { prompt: start.promptTokens ?? 0, cached: start.cachedTokens ?? 0 };
   const outcome = (): CompletionOutcome => ({
-    promptTokens: start.promptTokens,
-    cachedTokens: start.cachedTokens,
+    promptTokens: counts.prompt,
+    cachedTokens: counts.cached,
     completionTokens: choices.reduce((a, ch) => a + ch.completionTokens, 0),
     finishReason: choices.map((ch) => ch.finishReason ?? "aborted").join(","),
   });
@@ -110,6 +112,8 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
         return { chunk: format.toolArguments?.(ev.choice, ev.index, ev.text) };
       }
       case "end":
+        if (ev.promptTokens !== undefined) counts.prompt = ev.promptTokens;
+        if (ev.cachedTokens !== undefined) counts.cached = ev.cachedTokens;
         if (ev.reason === "aborted") return null;
         ch.completionTokens = ev.completionTokens;
         ch.finishReason = toFinishReason(ev.reason);

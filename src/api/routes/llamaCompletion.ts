@@ -1,7 +1,5 @@
 import type { Context } from "hono";
-import { UnsupportedSchema, jsonSchemaToGbnf } from "../../engine/grammar/jsonSchemaToGbnf.js";
 import type { ApiDeps, AppEnv } from "../deps.js";
-import { invalidRequest } from "../errors.js";
 import { clientAbortSignal } from "../middleware/clientAbort.js";
 import { readJsonBody } from "../middleware/readJsonBody.js";
 import { setHeader } from "../nodeHttp.js";
@@ -10,6 +8,7 @@ import { parseWith } from "../protocol/parseWith.js";
 import { newCompletionId } from "../translate/toChatCompletion.js";
 import { toCompletionProbabilities, toLlamaGeneration, toStopType, toTimings } from "../translate/toLlamaCompletion.js";
 import { type CompletionFormat, runCompletion } from "./completionRunner.js";
+import { LLAMA_SCHEMA_PARAMS, withWireParams } from "../translate/toWireParam.js";
 
 /** llama-server's reply shapes: a stream of `{content, stop: false}` chunks, then one with `stop: true`, timings and counts. */
 function llamaFormat(id: string, model: string, nProbs: number): CompletionFormat {
@@ -77,16 +76,8 @@ export function llamaCompletionHandler(deps: ApiDeps) {
     const engine = deps.engine();
     const body = await readJsonBody(c);
     const req = parseWith(llamaCompletionRequestSchema, body);
-    if (req.json_schema) {
-      try {
-        jsonSchemaToGbnf(req.json_schema);
-      } catch (e) {
-        if (e instanceof UnsupportedSchema) throw invalidRequest(e.message, "json_schema", "unsupported_schema");
-        throw e;
-      }
-    }
     const signal = clientAbortSignal(c, deps.requestTimeoutMs);
-    const { generation, ignored } = toLlamaGeneration(req, engine.model.id, signal, (t) => engine.tokenize(t, false));
+    const { generation, ignored } = toLlamaGeneration(req, engine.model.id, signal);
     const unknown = Object.keys(body).filter((k) => !LLAMA_COMPLETION_FIELDS.has(k));
     const named = [...unknown, ...ignored];
     if (named.length > 0) {
@@ -99,6 +90,6 @@ export function llamaCompletionHandler(deps: ApiDeps) {
       includeUsage: false,
       user: null,
       format: llamaFormat(newCompletionId("cmpl"), engine.model.id, req.n_probs ?? 0),
-    });
+    }).catch(withWireParams(LLAMA_SCHEMA_PARAMS));
   };
 }

@@ -21,9 +21,8 @@ export function tokenizeHandler(deps: ApiDeps) {
   return async (c: Context<AppEnv>) => {
     const b = parseWith(tokenizeSchema, await readJsonBody(c));
     const engine = deps.engine();
-    let tokens = engine.tokenize(b.content, b.parse_special ?? true);
-    if (b.add_special === true) tokens = [...engine.tokenize("<|begin_of_text|>", true), ...tokens];
-    if (b.with_pieces) return c.json({ tokens: tokens.map((id) => ({ id, piece: engine.detokenize([id]) })) });
+    const tokens = await engine.tokenize(b.content, b.parse_special ?? true, b.add_special === true);
+    if (b.with_pieces) return c.json({ tokens: await Promise.all(tokens.map(async (id) => ({ id, piece: await engine.detokenize([id]) }))) });
     return c.json({ tokens });
   };
 }
@@ -31,14 +30,14 @@ export function tokenizeHandler(deps: ApiDeps) {
 export function detokenizeHandler(deps: ApiDeps) {
   return async (c: Context<AppEnv>) => {
     const b = parseWith(detokenizeSchema, await readJsonBody(c));
-    return c.json({ content: deps.engine().detokenize(b.tokens) });
+    return c.json({ content: await deps.engine().detokenize(b.tokens) });
   };
 }
 
 export function propsHandler(deps: ApiDeps) {
-  return (c: Context<AppEnv>) => {
+  return async (c: Context<AppEnv>) => {
     const engine = deps.engine();
-    const info = engine.modelInfo();
+    const info = (await engine.modelInfo?.()) ?? { chatTemplate: null, bosToken: "", eosToken: "" };
     const stats = engine.stats();
     return c.json({
       default_generation_settings: {

@@ -100,7 +100,7 @@ export function textCompletionsHandler(deps: ApiDeps) {
     }
     reportIgnored(c, deps, body, COMPLETION_FIELDS);
     const prompt = toPrompt(req.prompt);
-    const echo = req.echo === true ? (prompt.type === "text" ? prompt.text : engine.detokenize(prompt.tokens)) : null;
+    const echo = req.echo === true ? (prompt.type === "text" ? prompt.text : await engine.detokenize(prompt.tokens)) : null;
     const wantLogprobs = req.logprobs !== undefined && req.logprobs !== null;
     const signal = clientAbortSignal(c, deps.requestTimeoutMs);
     return runCompletion(c, deps, {
@@ -110,7 +110,7 @@ export function textCompletionsHandler(deps: ApiDeps) {
         maxTokens: req.max_completion_tokens ?? req.max_tokens ?? undefined,
         stopSequences: toStopSequences(req.stop),
         choices: req.n ?? 1,
-        sampling: toSampling(req, (t) => engine.tokenize(t, false), deps.samplingDefaults),
+        sampling: toSampling(req, deps.samplingDefaults),
         logprobs: wantLogprobs ? { top: req.logprobs ?? 0 } : undefined,
         promptLogprobs: wantLogprobs && echo !== null,
         reproducible: req.seed !== undefined && req.seed !== null,

@@ -96,11 +96,11 @@ function toSeed(seed: number | null | undefined): number {
 export type SamplingDefaults = { [K in keyof typeof SAMPLING_DEFAULTS]?: number | undefined };
 
 /** Request value → the operator's per-model default (`--sampling-defaults`) → the provider's default. */
-export function toSampling(r: GenerationFields, tokenize: (text: string) => number[], operator: SamplingDefaults = {}): SamplingOptions {
+export function toSampling(r: GenerationFields, operator: SamplingDefaults = {}): SamplingOptions {
   const d: Record<keyof typeof SAMPLING_DEFAULTS, number> = { ...SAMPLING_DEFAULTS };
   for (const [k, v] of Object.entries(operator)) if (v !== undefined) d[k as keyof typeof SAMPLING_DEFAULTS] = v;
   return {
-    ...toSamplerExtensions(r, tokenize),
+    ...toSamplerExtensions(r),
     temperature: r.temperature ?? d.temperature,
     topP: r.top_p ?? d.top_p,
     topK: r.top_k ?? d.top_k,
@@ -123,7 +123,6 @@ export function toGenerationRequest(
   r: ChatCompletionRequest,
   modelId: string,
   signal: AbortSignal,
-  tokenize: (text: string) => number[],
   defaults: SamplingDefaults = {},
 ): GenerationRequest {
   const tools = toToolsRequest(r);
@@ -133,7 +132,7 @@ export function toGenerationRequest(
     maxTokens: r.max_completion_tokens ?? r.max_tokens ?? undefined,
     stopSequences: toStopSequences(r.stop),
     choices: r.n ?? 1,
-    sampling: toSampling(r, tokenize, defaults),
+    sampling: toSampling(r, defaults),
     tools,
     format: toOutputFormat(r, tools),
     logprobs: toLogprobs(r),

@@ -45,7 +45,6 @@ export function toLlamaGeneration(
   r: LlamaCompletionRequest,
   modelId: string,
   signal: AbortSignal,
-  tokenize: (text: string) => number[],
 ): { generation: GenerationRequest; ignored: string[] } {
   if (r.grammar !== undefined && r.grammar.trim() !== "") {
     throw unsupportedField("grammar", "raw GBNF is not accepted on this server; send json_schema.");
@@ -59,7 +58,7 @@ export function toLlamaGeneration(
     seed: r.seed === undefined || r.seed < 0 ? undefined : r.seed,
   } as unknown as GenerationFields;
   const defaults: SamplingDefaults = { temperature: LLAMA_DEFAULTS.temperature, top_k: LLAMA_DEFAULTS.top_k, top_p: LLAMA_DEFAULTS.top_p, min_p: LLAMA_DEFAULTS.min_p };
-  const { sampling, ignored } = applySamplerList(r.samplers, toSampling(fields, tokenize, defaults));
+  const { sampling, ignored } = applySamplerList(r.samplers, toSampling(fields, defaults));
   return {
     generation: {
       model: modelId,

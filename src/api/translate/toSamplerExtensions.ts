@@ -27,8 +27,8 @@ function dryBreakers(v: string | string[] | undefined): string[] {
   return list;
 }
 
-/** The extension samplers → engine options; `tokenize` resolves banned strings to token ids. */
-export function toSamplerExtensions(r: SamplerExtensions, tokenize: (text: string) => number[]): Partial<SamplingOptions> {
+/** The extension samplers → engine options (banned strings go to the engine, which tokenizes them). */
+export function toSamplerExtensions(r: SamplerExtensions): Partial<SamplingOptions> {
   const out: Partial<SamplingOptions> = {};
   const bias = new Map<number, number>();
   if (Array.isArray(r.logit_bias)) {
@@ -42,10 +42,13 @@ export function toSamplerExtensions(r: SamplerExtensions, tokenize: (text: strin
   if (banned.length > LIMITS.bannedTokens || banned.some((b) => typeof b === "string" && b.length > LIMITS.bannedStringChars)) {
     throw invalidRequest(`banned_tokens takes at most ${LIMITS.bannedTokens} entries of at most ${LIMITS.bannedStringChars} characters.`, "banned_tokens");
   }
+  const bannedStrings: string[] = [];
   for (const b of banned) {
-    for (const id of typeof b === "number" ? [b] : tokenize(b)) bias.set(id, Number.NEGATIVE_INFINITY);
+    if (typeof b === "number") bias.set(b, Number.NEGATIVE_INFINITY);
+    else bannedStrings.push(b);
   }
   if (bias.size > 0) out.logitBias = bias;
+  if (bannedStrings.length > 0) out.bannedStrings = bannedStrings;
   if (r.dry_multiplier !== undefined && r.dry_multiplier > 0) {
     const dry: DryOptions = {
       multiplier: r.dry_multiplier,

@@ -1,19 +1,11 @@
-import { UnsupportedSchema, jsonSchemaToGbnf } from "../../engine/grammar/jsonSchemaToGbnf.js";
-import { toolCallGrammar } from "../../engine/tools/llama3ToolFormat.js";
 import type { OutputFormat, ToolsRequest } from "../../engine/types.js";
 import { invalidRequest } from "../errors.js";
 import type { ChatCompletionRequest } from "../protocol/chatCompletionRequest.js";
 
-/** UnsupportedSchema → 400 naming the schema feature and where it is. */
-function schemaError(e: unknown, param: (pointer: string) => string): never {
-  if (e instanceof UnsupportedSchema) throw invalidRequest(e.message, param(e.pointer), "unsupported_schema");
-  throw e;
-}
-
 /**
  * tools + tool_choice + parallel_tool_calls → the engine's ToolsRequest, or undefined when no
  * tool may be called (no tools, or tool_choice "none": the tools are then left out of the prompt).
- * The grammar is built here once so an unenforceable parameter schema is a 400 naming it.
+ * A parameter schema the engine cannot enforce is its `unsupported_schema` error, a 400.
  */
 export function toToolsRequest(r: ChatCompletionRequest): ToolsRequest | undefined {
   const tools = r.tools ?? [];
@@ -36,18 +28,10 @@ export function toToolsRequest(r: ChatCompletionRequest): ToolsRequest | undefin
     choice: typeof choice === "object" ? { type: "function", name: choice.function.name } : { type: choice },
     parallel: r.parallel_tool_calls !== false,
   };
-  try {
-    toolCallGrammar(req);
-  } catch (e) {
-    schemaError(e, (pointer) => {
-      const m = /^#\/tools\/(\d+)\/parameters(.*)$/.exec(pointer);
-      return m ? `tools[${m[1]}].function.parameters` : "tools";
-    });
-  }
   return req;
 }
 
-/** response_format → the engine's OutputFormat; a schema the grammar cannot enforce is a 400. */
+/** response_format → the engine's OutputFormat (a schema it cannot enforce is its 400). */
 export function toOutputFormat(r: ChatCompletionRequest, tools: ToolsRequest | undefined): OutputFormat | undefined {
   const rf = r.response_format;
   if (!rf || rf.type === "text") return undefined;
@@ -61,10 +45,5 @@ export function toOutputFormat(r: ChatCompletionRequest, tools: ToolsRequest | u
   if (rf.type === "json_object") return { type: "jsonObject" };
   const schema = rf.json_schema.schema;
   if (schema === undefined) return { type: "jsonObject" };
-  try {
-    jsonSchemaToGbnf(schema);
-  } catch (e) {
-    schemaError(e, () => "response_format.json_schema.schema");
-  }
   return { type: "jsonSchema", schema };
 }

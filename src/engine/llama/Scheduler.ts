@@ -1,5 +1,5 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
-import { EngineError, generationFailed } from "./errors.js";
+import { EngineError, generationFailed } from "../errors.js";
 import { type ChoiceJob, Generation } from "./Generation.js";
 import { commonPrefixLength } from "./tokens.js";
 import type { PrefixStore } from "./PrefixStore.js";

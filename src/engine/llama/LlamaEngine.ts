@@ -1,19 +1,19 @@
 import os from "node:os";
 import path from "node:path";
 import { type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel, type Token, getLlama } from "node-llama-cpp";
-import { engineCmakeOptions } from "../../scripts/engine-cmake-options.mjs";
+import { engineCmakeOptions } from "../../../scripts/engine-cmake-options.mjs";
 import { decodeFirst } from "./batchOrder.js";
-import { type Llama3Specials, renderLlama3Prompt } from "./chatPrompt.js";
+import { type Llama3Specials, renderLlama3Prompt } from "../chatPrompt.js";
 import { hasNvidiaGpu, missingCudaLibraries } from "./cudaCheck.js";
-import { EngineError, contextOverflow } from "./errors.js";
-import { EventChannel } from "./EventChannel.js";
+import { EngineError, contextOverflow } from "../errors.js";
+import { EventChannel } from "../EventChannel.js";
 import type { ChoiceJob, OutputMode } from "./Generation.js";
-import { jsonObjectGbnf, jsonSchemaToGbnf } from "./grammar/jsonSchemaToGbnf.js";
+import { UnsupportedSchema, jsonObjectGbnf, jsonSchemaToGbnf } from "../grammar/jsonSchemaToGbnf.js";
 import { PrefixStore } from "./PrefixStore.js";
 import { Scheduler } from "./Scheduler.js";
-import { TokenBytes } from "./tokenBytes.js";
-import { Utf8Vocabulary } from "./grammar/utf8Guard.js";
-import { toolCallGrammar, withToolInstructions } from "./tools/llama3ToolFormat.js";
+import { TokenBytes } from "../tokenBytes.js";
+import { Utf8Vocabulary } from "../grammar/utf8Guard.js";
+import { toolCallGrammar, withToolInstructions } from "../tools/llama3ToolFormat.js";
 import type {
   ChatMessage,
   Engine,
@@ -23,7 +23,7 @@ import type {
   ModelDescriptor,
   PromptInput,
   PromptTokenLogprob,
-} from "./types.js";
+} from "../types.js";
 
 /**
  * Compiled grammars kept for reuse (agents send the same tools and schemas every turn), bounded
@@ -194,23 +194,34 @@ export class LlamaEngine implements Engine {
     return new LlamaEngine(descriptor, llama, model, context, scheduler, prefixes, specials);
   }
 
+  /** The token ids a message list renders to with the Llama 3 template (tests, benchmarks). */
   renderPrompt(messages: readonly ChatMessage[]): number[] {
     return renderLlama3Prompt(messages, (s) => this.llamaModel.tokenize(s, false), this.specials);
   }
 
-  tokenize(text: string, special: boolean): number[] {
-    return this.llamaModel.tokenize(text, special);
+  /** Synchronous tokenize, for code that holds this engine itself (tests, benchmarks). */
+  tokenizeNow(text: string, special: boolean, addBos = false): number[] {
+    const ids = this.llamaModel.tokenize(text, special);
+    return addBos ? [this.specials.bos, ...ids] : ids;
   }
 
-  detokenize(tokens: readonly number[]): string {
+  detokenizeNow(tokens: readonly number[]): string {
     return this.tokenBytes.decode(tokens, { special: true });
   }
 
-  modelInfo(): { chatTemplate: string | null; bosToken: string; eosToken: string } {
+  async tokenize(text: string, special: boolean, addBos = false): Promise<number[]> {
+    return this.tokenizeNow(text, special, addBos);
+  }
+
+  async detokenize(tokens: readonly number[]): Promise<string> {
+    return this.detokenizeNow(tokens);
+  }
+
+  async modelInfo(): Promise<{ chatTemplate: string | null; bosToken: string; eosToken: string }> {
     return {
       chatTemplate: this.llamaModel.fileInfo.metadata.tokenizer?.chat_template ?? null,
-      bosToken: this.detokenize([this.specials.bos]),
-      eosToken: this.detokenize([this.specials.eot]),
+      bosToken: this.detokenizeNow([this.specials.bos]),
+      eosToken: this.detokenizeNow([this.specials.eot]),
     };
   }
 
@@ -276,16 +287,39 @@ export class LlamaEngine implements Engine {
     return g;
   }
 
-  private async outputMode(request: GenerationRequest): Promise<OutputMode> {
+  /** The GBNF for a request's output, or an `unsupported_schema` error naming the schema's place. */
+  private outputGrammar(request: GenerationRequest): string | null {
     const { tools, format } = request;
-    if (tools) return { kind: "tools", grammar: await this.grammar(toolCallGrammar(tools)), utf8: this.utf8(), lazy: tools.choice.type === "auto" };
-    if (format?.type === "jsonObject") return { kind: "json", grammar: await this.grammar(jsonObjectGbnf()), utf8: this.utf8() };
-    if (format?.type === "jsonSchema") return { kind: "json", grammar: await this.grammar(jsonSchemaToGbnf(format.schema)), utf8: this.utf8() };
-    return { kind: "text" };
+    try {
+      if (tools) return toolCallGrammar(tools);
+      if (format?.type === "jsonObject") return jsonObjectGbnf();
+      if (format?.type === "jsonSchema") return jsonSchemaToGbnf(format.schema);
+      return null;
+    } catch (e) {
+      if (!(e instanceof UnsupportedSchema)) throw e;
+      const tool = /^#\/tools\/(\d+)\/parameters/.exec(e.pointer);
+      throw new EngineError("unsupported_schema", e.message, tools ? (tool ? `tools[${tool[1]}].parameters` : "tools") : "format.schema");
+    }
+  }
+
+  private async outputMode(request: GenerationRequest, gbnf: string): Promise<OutputMode> {
+    const grammar = await this.grammar(gbnf);
+    if (request.tools) return { kind: "tools", grammar, utf8: this.utf8(), lazy: request.tools.choice.type === "auto" };
+    return { kind: "json", grammar, utf8: this.utf8() };
+  }
+
+  /** logit_bias with the banned strings' tokens added as bans. */
+  private withBannedStrings(sampling: GenerationRequest["sampling"]): GenerationRequest["sampling"] {
+    if (!sampling.bannedStrings?.length) return sampling;
+    const bias = new Map(sampling.logitBias ?? []);
+    for (const text of sampling.bannedStrings) for (const id of this.llamaModel.tokenize(text, false)) bias.set(id, Number.NEGATIVE_INFINITY);
+    return { ...sampling, logitBias: bias, bannedStrings: undefined };
   }
 
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent> {
     const { ids: prompt, addedBos } = this.promptTokens(request.prompt, request.tools);
+    const gbnf = this.outputGrammar(request);
+    const sampling = this.withBannedStrings(request.sampling);
     const limit = this.context.contextSize;
     const left = limit - prompt.length;
     if (request.maxTokens !== undefined ? request.maxTokens > left : left < 1) {
@@ -305,7 +339,7 @@ export class LlamaEngine implements Engine {
         maxTokens: request.maxTokens ?? left,
         limitedByContext: request.maxTokens === undefined,
         stopSequences: request.stopSequences,
-        sampling: { ...request.sampling, seed: (request.sampling.seed + i) >>> 0 },
+        sampling: { ...sampling, seed: (sampling.seed + i) >>> 0 },
         output,
         logprobs: request.logprobs ? { top: request.logprobs.top, tokenBytes: this.tokenBytes } : undefined,
         eogTokens: this.eogTokens,
@@ -337,12 +371,12 @@ export class LlamaEngine implements Engine {
           channel.end(error);
         },
       }));
-    if (!request.tools && !request.format) {
+    if (gbnf === null) {
       this.scheduler.submit(jobs({ kind: "text" }));
       return channel;
     }
     // Grammars compile asynchronously; errors still arrive before the first event.
-    this.outputMode(request).then(
+    this.outputMode(request, gbnf).then(
       (output) => {
         try {
           if (abort.signal.aborted) channel.end();

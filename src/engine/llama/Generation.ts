@@ -12,11 +12,11 @@ import {
 import { ALIGNED_CHUNK, alignedPrefix, setAlignedPrefix } from "./alignment.js";
 import type { PrefixStore } from "./PrefixStore.js";
 import { commonPrefixLength } from "./tokens.js";
-import { TextAssembler } from "./TextAssembler.js";
-import { type Utf8Vocabulary, Utf8Guard } from "./grammar/utf8Guard.js";
-import type { TokenBytes } from "./tokenBytes.js";
-import { ToolCallStream } from "./tools/ToolCallStream.js";
-import type { SamplingOptions, StopReason, TokenLogprob } from "./types.js";
+import { TextAssembler } from "../TextAssembler.js";
+import { type Utf8Vocabulary, Utf8Guard } from "../grammar/utf8Guard.js";
+import type { TokenBytes } from "../tokenBytes.js";
+import { ToolCallStream } from "../tools/ToolCallStream.js";
+import type { SamplingOptions, StopReason, TokenLogprob } from "../types.js";
 
 /**
  * How a choice's output is read: plain text; text under a grammar (JSON); tool calls under a
