@@ -10,10 +10,10 @@ import { type Json, MODEL_ID, type TestServer, parseSse, readJson, startTestServ
 /**
  * The clients people really use, through the real server and engine: the official `openai`
  * client, and the request bodies SillyTavern 1.18 really sent (recorded by a logging proxy,
- * ../shared/fixtures/sillytavern-1.18), replayed as they were.
+ * test/fixtures/sillytavern-1.18, copied from the recordings), replayed as they were.
  */
 const KEY = "sk-clients";
-const FIXTURES = path.resolve("../shared/fixtures/sillytavern-1.18");
+const FIXTURES = path.resolve("test/fixtures/sillytavern-1.18");
 
 let srv: TestServer;
 before(async () => {
