@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { Metrics } from "../observability/metrics.js";
-import { ApiError } from "./errors.js";
+import { malformedHttp } from "./errors.js";
 
 /**
  * Keep-alive sockets stay open longer than the clients that reuse them (node-fetch 2 keeps idle
@@ -29,8 +29,7 @@ export function handleClientErrors(server: Server, log: Logger, metrics: Metrics
     }
     metrics.observeRequest("unparsed", 400);
     log.warn({ code, reason: err.message.split(":")[0] }, "request refused by the HTTP parser");
-    const e = new ApiError(400, "invalid_request_error", "malformed_http", `The HTTP request could not be parsed (${code}).`);
-    const body = JSON.stringify(e.toBody());
+    const body = JSON.stringify(malformedHttp(code).toBody());
     socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
 }

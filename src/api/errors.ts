@@ -79,6 +79,23 @@ export const loading = (): ApiError =>
     "retry-after": "5",
   });
 
+export const adminRequired = (): ApiError =>
+  new ApiError(403, "permission_error", "admin_required", "This endpoint needs an admin key.");
+
+export const keyNotFound = (id: string): ApiError =>
+  new ApiError(404, "not_found_error", "key_not_found", `No API key with id '${id}'.`, "id");
+
+/** Requests Node's HTTP parser refused (clientErrors.ts); `parserCode` is Node's, e.g. HPE_INVALID_CONTENT_LENGTH. */
+export const malformedHttp = (parserCode: string): ApiError =>
+  new ApiError(400, "invalid_request_error", "malformed_http", `The HTTP request could not be parsed (${parserCode}).`);
+
+/**
+ * The request outlived --request-timeout-ms: the server's doing, so a 5xx (OpenAI clients retry
+ * 408s as the client's own timeout).
+ */
+export const requestTimeout = (): ApiError =>
+  new ApiError(504, "server_error", "request_timeout", "The request took longer than this server allows. Retry, or ask for fewer tokens.");
+
 export const internal = (): ApiError =>
   new ApiError(500, "server_error", "internal_error", "The server had an error while processing the request.");
 
@@ -87,7 +104,6 @@ const ENGINE_ERRORS: Record<EngineErrorCode, { status: ContentfulStatusCode; typ
   invalid_token: { status: 400, type: "invalid_request_error" },
   queue_full: { status: 429, type: "rate_limit_error" },
   queue_timeout: { status: 503, type: "service_unavailable" },
-  request_timeout: { status: 504, type: "server_error" },
   engine_closed: { status: 503, type: "service_unavailable" },
   generation_failed: { status: 500, type: "server_error" },
   grammar_unsatisfiable: { status: 400, type: "invalid_request_error" },

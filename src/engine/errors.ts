@@ -2,16 +2,18 @@
  * Engine errors: stable codes, no HTTP. `api/errors.ts` maps each code to a status and an
  * OpenAI-shaped body.
  */
-export type EngineErrorCode =
-  | "context_length_exceeded"
-  | "invalid_token"
-  | "queue_full"
-  | "queue_timeout"
-  | "request_timeout"
-  | "engine_closed"
-  | "generation_failed"
-  | "grammar_unsatisfiable"
-  | "unsupported_schema";
+export const ENGINE_ERROR_CODES = [
+  "context_length_exceeded",
+  "invalid_token",
+  "queue_full",
+  "queue_timeout",
+  "engine_closed",
+  "generation_failed",
+  "grammar_unsatisfiable",
+  "unsupported_schema",
+] as const;
+
+export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];
 
 export class EngineError extends Error {
   constructor(

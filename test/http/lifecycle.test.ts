@@ -44,8 +44,11 @@ describe("server lifecycle", () => {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 3000, ignore_eos: true }),
       });
-      assert.equal(res.status, 408);
-      assert.equal((await readJson(res)).error.code, "request_timeout");
+      // The server's limit, so a 5xx: a 408 would tell OpenAI clients their own timeout fired.
+      assert.equal(res.status, 504);
+      const body = await readJson(res);
+      assert.equal(body.error.code, "request_timeout");
+      assert.equal(body.error.type, "server_error");
       const health = await readJson(await fetch(`${running.url}/health`));
       assert.equal(health.active_sequences, 0);
     } finally {

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.js";
-import { ApiError, unauthorized } from "../errors.js";
+import { adminRequired, unauthorized } from "../errors.js";
 import { requestHeader } from "../nodeHttp.js";
 
 export function bearerToken(header: string | undefined): string | null {
@@ -24,7 +24,7 @@ export function auth(deps: ApiDeps): MiddlewareHandler<AppEnv> {
 export function requireAdmin(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (!c.get("principal")?.isAdmin) {
-      throw new ApiError(403, "permission_error", "admin_required", "This endpoint needs an admin key.");
+      throw adminRequired();
     }
     await next();
   };

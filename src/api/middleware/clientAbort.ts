@@ -8,9 +8,12 @@ import { nodeResponse } from "../nodeHttp.js";
  * the response ends (AbortSignal.timeout/any would keep every request's graph alive until
  * the timeout fires).
  */
+/** The abort reason when a request outlives its timeout (a client that left aborts with another). */
+export class RequestTimedOut extends Error {}
+
 export function clientAbortSignal(c: Context, timeoutMs: number): AbortSignal {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error("request timed out")), timeoutMs);
+  const timer = setTimeout(() => controller.abort(new RequestTimedOut("request timed out")), timeoutMs);
   timer.unref();
   const outgoing = nodeResponse(c);
   outgoing?.once("close", () => {

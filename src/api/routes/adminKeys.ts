@@ -1,11 +1,10 @@
 import { Hono } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.js";
-import { ApiError } from "../errors.js";
+import { keyNotFound } from "../errors.js";
 import { readJsonBody } from "../middleware/readJsonBody.js";
 import { createKeySchema, toKeyObject, toLimitPatch, updateKeySchema } from "../protocol/accountingWire.js";
 import { parseWith } from "../protocol/parseWith.js";
 
-const keyNotFound = (id: string) => new ApiError(404, "not_found_error", "key_not_found", `No API key with id '${id}'.`, "id");
 
 /** /v1/admin/keys: create (the secret is returned once), list, read, update limits, revoke. */
 export function adminKeysRoutes(deps: ApiDeps): Hono<AppEnv> {

@@ -2,7 +2,8 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { GenerationEvent, GenerationRequest, TokenLogprob, ToolCall } from "../../engine/types.js";
 import type { ApiDeps, AppEnv } from "../deps.js";
-import { ApiError, toApiError } from "../errors.js";
+import { requestTimeout, toApiError } from "../errors.js";
+import { RequestTimedOut } from "../middleware/clientAbort.js";
 import { sseKeepAlive } from "../sseKeepAlive.js";
 import type { FinishReason, Usage } from "../protocol/chatCompletionResponse.js";
 import { toFinishReason, toUsage } from "../translate/toChatCompletion.js";
@@ -150,8 +151,11 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
       throw e;
     }
     if (gen.signal?.aborted) {
-      await record(499);
-      throw new ApiError(408, "invalid_request_error", "request_timeout", "The request was cancelled or timed out.");
+      // Timed out: a 504 the client reads. Gone: 499 in the ledger, and nobody to answer.
+      const timedOut = gen.signal.reason instanceof RequestTimedOut;
+      await record(timedOut ? 504 : 499);
+      if (timedOut) throw requestTimeout();
+      return new Response(null, { status: 499 });
     }
     await record(200);
     return c.json(format.body(choices, usage(), start));
