@@ -20,7 +20,7 @@ export const serveConfigSchema = z.object({
   batchSize: z.coerce.number().int().min(16).optional(),
   flashAttention: z.enum(["on", "off"]).default("on"),
   maxQueue: z.coerce.number().int().min(0).default(64),
-  /** GiB of KV state kept for prefixes whose sequence was reused (files under cacheDir); 0 = none. */
+  /** GiB of KV state kept in memory for prefixes whose sequence was reused (files under cacheDir only with the prebuilt addon); 0 = none. */
   prefixCacheGib: z.coerce.number().min(0).default(4),
   queueTimeoutMs: z.coerce.number().int().min(100).default(120_000), // 2 min
   requestTimeoutMs: z.coerce.number().int().min(100).default(600_000), // 10 min

@@ -58,6 +58,14 @@ interface QueuedJob {
   onAbort: () => void;
 }
 
+/** Resolves after the event loop has been round once, its poll phase (new requests) included. */
+function oneEventLoopTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
+/** Event-loop turns an idle scheduler waits for more requests while they keep arriving. */
+const MAX_GATHER_TURNS = 4;
+
 /**
  * Continuous batching over the sequences of one llama.cpp context.
  *
@@ -69,14 +77,6 @@ interface QueuedJob {
  * batch (chunked prefill, as in vLLM), so a long prompt slows the others but never stalls
  * them: they get a token in every step.
  */
-/** Resolves after the event loop has been round once, its poll phase (new requests) included. */
-function oneEventLoopTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
-}
-
-/** Event-loop turns an idle scheduler waits for more requests while they keep arriving. */
-const MAX_GATHER_TURNS = 4;
-
 export class Scheduler {
   private readonly slots: Slot[];
   /** Tokens one llama_decode takes (node-llama-cpp's batchSize). */
