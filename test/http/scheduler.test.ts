@@ -152,12 +152,17 @@ describe("scheduler through the real server", () => {
     assert.equal(new Set(r.choices.map((c) => c.message.content)).size, 4);
   });
 
-  it("gives the same text for a seed alone and beside other requests", async () => {
+  it("gives the same text for a seed alone, cold and warm; beside other requests it runs, not bit-exactly", async () => {
     const ask = (content: string, seed: number) =>
       srv.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content }], max_tokens: 16, seed, temperature: 1 });
     const alone = (await ask("Reproducible?", 1234)).choices[0]?.message.content;
-    const [batched] = await Promise.all([ask("Reproducible?", 1234), ask("Other one", 1), ask("And another", 2), ask("And more", 3)]);
-    assert.equal(batched.choices[0]?.message.content, alone);
+    assert.equal((await ask("Reproducible?", 1234)).choices[0]?.message.content, alone, "alone again, the prompt now cached");
+    // Beside other prompts in the same llama_decode, llama.cpp's CPU kernels give other low bits,
+    // and on random weights (nearly flat logits) that changes sampled tokens: docs/determinism.md.
+    // Before seeded prompts were read in aligned chunks this check compared only a cached prompt's
+    // last token; it now passes or fails by chance, so it checks that the batch runs.
+    const batched = await Promise.all([ask("Reproducible?", 1234), ask("Other one", 1), ask("And another", 2), ask("And more", 3)]);
+    for (const r of batched) assert.equal(r.choices[0]?.finish_reason, "length");
   });
 });
 
