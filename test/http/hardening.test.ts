@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import parsePrometheus from "parse-prometheus-text-format";
-import pino from "pino";
+import { capturedLogger } from "../helpers/logCapture.js";
 import { type Json, MODEL_ID, type TestServer, parseSse, readJson, startTestServer } from "../helpers/testServer.js";
 
 /**
@@ -15,17 +14,11 @@ import { type Json, MODEL_ID, type TestServer, parseSse, readJson, startTestServ
  * bounded for CI, in test/http/fuzz.test.ts.)
  */
 const KEY = "sk-hardening";
-const logLines: string[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _enc, cb) {
-    logLines.push(...chunk.toString().split("\n").filter(Boolean));
-    cb();
-  },
-});
+const { logger, lines: logLines } = capturedLogger();
 
 let srv: TestServer;
 before(async () => {
-  srv = await startTestServer({ apiKeys: [KEY], ctxSize: 2048 }, pino({ level: "info" }, sink));
+  srv = await startTestServer({ apiKeys: [KEY], ctxSize: 2048 }, logger);
 });
 after(async () => {
   await srv.close();

@@ -1,22 +1,15 @@
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import parsePrometheus from "parse-prometheus-text-format";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import pino from "pino";
+import { capturedLogger } from "../helpers/logCapture.js";
 import { type Json, MODEL_ID, type TestServer, readJson, startTestServer } from "../helpers/testServer.js";
 
-const lines: string[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _enc, cb) {
-    lines.push(...chunk.toString().split("\n").filter(Boolean));
-    cb();
-  },
-});
+const { logger, lines } = capturedLogger();
 
 let srv: TestServer;
 before(async () => {
-  srv = await startTestServer({ apiKeys: ["sk-observed-key"] }, pino({ level: "info" }, sink));
+  srv = await startTestServer({ apiKeys: ["sk-observed-key"] }, logger);
 });
 after(async () => {
   await srv.close();
