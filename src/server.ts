@@ -12,13 +12,10 @@ import { KeyRing } from "./accounting/KeyRing.js";
 import { costPicoUsd } from "./accounting/pricing.js";
 import { openStore } from "./accounting/store/openStore.js";
 import { DEMO_ID, LUNARIS } from "./catalog.js";
-import { prefixCacheDir } from "./config/paths.js";
 import { isLoopback, type ServeConfig } from "./config/serveConfig.js";
-import { createEngine } from "./engine/createEngine.js";
 import type { Engine } from "./engine/types.js";
-import { resolveModelPath } from "./model/resolveModelPath.js";
-import { createProgressBar } from "./cli/progressBar.js";
 import { Metrics } from "./observability/metrics.js";
+import { openEngine } from "./openEngine.js";
 
 export interface RunningServer {
   url: string;
@@ -57,7 +54,12 @@ function toModelObject(engine: Engine | null, id: string): ModelObject {
 }
 
 /** Config → dependencies → HTTP server; the model loads in the background (/health says 503 until then). */
-export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<RunningServer> {
+export interface StartOptions {
+  /** Download progress of the model file (the CLI draws a bar). */
+  onProgress?: ((done: number, total: number | null) => void) | undefined;
+}
+
+export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: cfg.logLevel }), options: StartOptions = {}): Promise<RunningServer> {
   const store = await openStore(cfg.database, cfg.dataDir);
   const accounting = new Accounting(store, {
     envKeys: new KeyRing(cfg.apiKeys, "env"),
@@ -88,7 +90,10 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     if (engine?.model.demo) ids.push(DEMO_ID);
     return ids;
   };
-  const metrics = new Metrics(() => engine?.stats() ?? null);
+  const metrics = new Metrics(
+    () => engine?.stats() ?? null,
+    () => engine?.upstreams?.() ?? null,
+  );
   const deps: ApiDeps = {
     engine: () => {
       if (!engine) throw loading();
@@ -139,33 +144,9 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
   log.info(`listening on ${url} (OpenAI base URL: ${url}/v1/openai or ${url}/v1)`);
 
   const ready = (async () => {
-    const bar = createProgressBar("model");
-    const resolved = await resolveModelPath(cfg.model, {
-      cacheDir: cfg.cacheDir,
-      log: (m) => log.info(m),
-      onProgress: (d, t) => bar.update(d, t),
-    });
-    if (resolved.demo) log.warn("serving the DEMO model: random weights, real tokenizer and template; replies are gibberish");
     const loadStarted = Date.now();
-    engine = await createEngine({
-      kind: cfg.engine,
-      modelPath: resolved.path,
-      id: LUNARIS.id,
-      aliases: cfg.alias,
-      demo: resolved.demo,
-      gpu: cfg.gpu,
-      threads: cfg.threads,
-      parallel: cfg.parallel,
-      contextSize: cfg.ctxSize,
-      batchSize: cfg.batchSize,
-      flashAttention: cfg.flashAttention === "on",
-      maxQueue: cfg.maxQueue,
-      queueTimeoutMs: cfg.queueTimeoutMs,
-      prefixCache: { dir: prefixCacheDir(cfg.cacheDir), maxBytes: cfg.prefixCacheGib * 2 ** 30 },
-      log: (m) => log.info(m),
-    });
+    engine = await openEngine(cfg, { log, onProgress: options.onProgress, observer: cfg.upstreams.length > 0 ? metrics.fleetObserver() : undefined });
     metrics.modelLoaded((Date.now() - loadStarted) / 1000);
-    log.info(`serving ${LUNARIS.id} from ${resolved.path}`);
   })();
 
   return {

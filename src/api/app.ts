@@ -9,6 +9,7 @@ import { auth, requireAdmin } from "./middleware/auth.js";
 import { cors } from "./middleware/cors.js";
 import { limits } from "./middleware/limits.js";
 import { adminKeysRoutes } from "./routes/adminKeys.js";
+import { adminUpstreamsHandler } from "./routes/adminUpstreams.js";
 import { adminUsageHandler, ownUsageHandler } from "./routes/usage.js";
 import { chatCompletionsHandler } from "./routes/chatCompletions.js";
 import { healthHandler } from "./routes/health.js";
@@ -96,6 +97,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.use("/v1/admin/*", requireAdmin());
   app.route("/v1/admin/keys", adminKeysRoutes(deps));
   app.get("/v1/admin/usage", adminUsageHandler(deps));
+  app.get("/v1/admin/upstreams", adminUpstreamsHandler(deps));
   for (const prefix of ["/v1/openai", "/v1"]) {
     app.post(`${prefix}/chat/completions`, limits(deps), chatCompletionsHandler(deps));
     app.post(`${prefix}/completions`, limits(deps), textCompletionsHandler(deps));

@@ -108,6 +108,9 @@ const ENGINE_ERRORS: Record<EngineErrorCode, { status: ContentfulStatusCode; typ
   generation_failed: { status: 500, type: "server_error" },
   grammar_unsatisfiable: { status: 400, type: "invalid_request_error" },
   unsupported_schema: { status: 400, type: "invalid_request_error" },
+  unsupported_parameter: { status: 400, type: "invalid_request_error" },
+  upstream_unavailable: { status: 503, type: "service_unavailable" },
+  upstream_failed: { status: 502, type: "server_error" },
 };
 
 /** Any thrown value → ApiError. Unknown errors become a 500 that leaks no internals. */

@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { LUNARIS } from "../catalog.js";
-import { parseServeConfig } from "../config/serveConfig.js";
+import { parseServeConfig, parseUpstreamFlag } from "../config/serveConfig.js";
 import { defaultCacheDir, defaultDataDir } from "../config/paths.js";
+import { startNode } from "../node/startNode.js";
 import { startServer } from "../server.js";
+import { createProgressBar } from "./progressBar.js";
 
 function keysFrom(opts: { apiKey?: string[]; keysFile?: string }): string[] {
   const keys = [...(opts.apiKey ?? [])];
@@ -22,11 +24,26 @@ const splitList = (v: string | undefined): string[] => (v ?? "").split(",").map(
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** `--upstream` flags, LUNARIS_UPSTREAMS (comma-separated) and `--upstreams-file` (a JSON array). */
+function upstreamsFrom(opts: { upstream?: string[]; upstreamsFile?: string }): unknown[] {
+  const flags = [...(opts.upstream ?? []), ...splitList(process.env.LUNARIS_UPSTREAMS)].map(parseUpstreamFlag);
+  const file = opts.upstreamsFile ?? process.env.LUNARIS_UPSTREAMS_FILE;
+  const listed = file ? (JSON.parse(readFileSync(file, "utf8")) as unknown) : [];
+  if (!Array.isArray(listed)) throw new Error(`${file}: expected a JSON array of upstreams ({"kind","url","weight","apiKey","model"})`);
+  return [...flags, ...listed];
+}
+
 export function registerServe(program: Command): void {
   program
     .command("serve")
     .description("Serve the OpenAI-compatible API")
     .option("--model <path|hf-ref|demo>", "GGUF path, hf:owner/repo:QUANT, or 'demo' (tiny random model)", process.env.LUNARIS_MODEL ?? LUNARIS.defaultFile)
+    .option("--role <api|engine>", "api: the OpenAI-compatible API; engine: a node serving its model to gateways only", process.env.LUNARIS_ROLE ?? "api")
+    .option("--upstream <[kind=]url[#weight]>", "gateway: serve from this engine instead of a local model (repeatable; kind lunaris (default), llama-server or openai)", collect)
+    .option("--upstreams-file <file>", "gateway: a JSON array of upstreams, [{\"kind\",\"url\",\"weight\",\"apiKey\",\"model\"}]")
+    .option("--routing <policy>", "gateway: cache-aware (default), least-loaded or round-robin", process.env.LUNARIS_ROUTING ?? "cache-aware")
+    .option("--health-interval-ms <ms>", "gateway: how often upstreams are health-checked", "2000")
+    .option("--cluster-secret <secret>", "the secret between gateways and engine nodes (also LUNARIS_CLUSTER_SECRET)", process.env.LUNARIS_CLUSTER_SECRET)
     .option("--host <host>", "address to bind", process.env.LUNARIS_HOST ?? "127.0.0.1")
     .option("--port <port>", "port", process.env.LUNARIS_PORT ?? "8080")
     .option("--gpu <auto|cuda|vulkan|off>", "GPU backend", process.env.LUNARIS_GPU ?? "auto")
@@ -53,12 +70,15 @@ export function registerServe(program: Command): void {
     .option("--cache-dir <dir>", "where downloaded and generated models live", defaultCacheDir())
     .option("--log-prompts", "debug: log prompt and completion text (never on by default)", false)
     .option("--log-level <level>", "fatal|error|warn|info|debug", process.env.LUNARIS_LOG_LEVEL ?? "info")
-    .action(async (opts: Record<string, unknown> & { apiKey?: string[]; keysFile?: string }) => {
+    .action(async (opts: Record<string, unknown> & { apiKey?: string[]; keysFile?: string; upstream?: string[]; upstreamsFile?: string }) => {
       const adminKeys = [...((opts.adminKey as string[] | undefined) ?? []), ...splitList(process.env.LUNARIS_ADMIN_KEYS)];
       const corsOrigins = splitList(opts.corsOrigins as string | undefined);
       const samplingDefaults = opts.samplingDefaults ? (JSON.parse(String(opts.samplingDefaults)) as unknown) : {};
-      const cfg = parseServeConfig({ ...opts, apiKeys: keysFrom(opts), adminKeys, alias: opts.alias ?? [], corsOrigins, samplingDefaults });
-      const running = await startServer(cfg);
+      const upstreams = upstreamsFrom(opts);
+      const cfg = parseServeConfig({ ...opts, apiKeys: keysFrom(opts), adminKeys, alias: opts.alias ?? [], corsOrigins, samplingDefaults, upstreams });
+      const bar = createProgressBar("model");
+      const onProgress = (done: number, total: number | null) => bar.update(done, total);
+      const running = cfg.role === "engine" ? await startNode(cfg, undefined, onProgress) : await startServer(cfg, undefined, { onProgress });
       // Last resort: an error that escaped a request's own handling is logged and the server keeps
       // serving everyone else (each generation already ends alone on its own errors).
       process.on("unhandledRejection", (err) => running.log.error({ err }, "unhandled rejection; still serving"));

@@ -1,14 +1,41 @@
 import os from "node:os";
 import { z } from "zod";
 
+/** One engine behind a gateway (README, "Scaling out"). */
+export const upstreamSchema = z
+  .object({
+    kind: z.enum(["lunaris", "llama-server", "openai"]).default("lunaris"),
+    url: z.string().url(),
+    weight: z.number().positive().default(1),
+    apiKey: z.string().min(1).optional(),
+    model: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** `--upstream [kind=]url[#weight]`: a Lunaris node unless a kind is named. */
+export function parseUpstreamFlag(flag: string): z.input<typeof upstreamSchema> {
+  const m = /^(?:(lunaris|llama-server|openai)=)?([^#]+)(?:#(\d+(?:\.\d+)?))?$/.exec(flag.trim());
+  if (!m) throw new Error(`Invalid --upstream '${flag}': expected [lunaris=|llama-server=|openai=]URL[#weight]`);
+  return { kind: (m[1] ?? "lunaris") as "lunaris", url: m[2] as string, ...(m[3] ? { weight: Number(m[3]) } : {}) };
+}
+
 /**
  * `lunaris serve` settings: one schema, validated at start-up, then frozen.
  * Precedence: command-line flags > environment (LUNARIS_*) > defaults.
  */
 export const serveConfigSchema = z.object({
   model: z.string().min(1),
-  /** The engine behind the API (src/engine/createEngine.ts): "llama", in process on llama.cpp. */
-  engine: z.enum(["llama"]).default("llama"),
+  /**
+   * "api": the OpenAI-compatible API with keys, limits and the ledger, over the model in process
+   * or (with upstreams) a fleet. "engine": a node that serves its engine to gateways only.
+   */
+  role: z.enum(["api", "engine"]).default("api"),
+  /** Bearer secret between gateways and nodes; a node off loopback requires one. */
+  clusterSecret: z.string().min(16, "a cluster secret has at least 16 characters").optional(),
+  /** With upstreams the API is a gateway: no model in process (src/engine/remote/). */
+  upstreams: z.array(upstreamSchema).default([]),
+  routing: z.enum(["cache-aware", "least-loaded", "round-robin"]).default("cache-aware"),
+  healthIntervalMs: z.coerce.number().int().min(100).default(2_000),
   host: z.string().default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   gpu: z.enum(["auto", "cuda", "vulkan", "off"]).default("auto"),

@@ -31,6 +31,12 @@ export class TextAssembler {
     return this.release(this.held + text);
   }
 
+  /** Feeds text already decoded (an upstream engine's), with the same stop handling. */
+  pushText(text: string): string {
+    if (this.stopped) return "";
+    return this.release(this.held + text);
+  }
+
   /** Releases whatever is still held at the end of generation. */
   flush(): string {
     if (this.stopped) return "";

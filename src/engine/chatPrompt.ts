@@ -27,19 +27,27 @@ export function renderLlama3Prompt(
   tokenize: (text: string) => number[],
   specials: Llama3Specials,
 ): number[] {
-  const out: number[] = [specials.bos];
+  return renderLlama3Pieces(messages, specials).flatMap((p) => (typeof p === "number" ? [p] : tokenize(p)));
+}
+
+/**
+ * The same rendering as special token ids and plain-text pieces, in order: what llama-server's
+ * `/tokenize` takes as a "mixed" prompt (text tokenized without parsing special tokens).
+ */
+export function renderLlama3Pieces(messages: readonly ChatMessage[], specials: Llama3Specials): (string | number)[] {
+  const out: (string | number)[] = [specials.bos];
   const last = messages.length - 1;
   messages.forEach((m, i) => {
-    out.push(specials.startHeader, ...tokenize(m.role === "tool" ? "ipython" : m.role), specials.endHeader);
+    out.push(specials.startHeader, m.role === "tool" ? "ipython" : m.role, specials.endHeader);
     const isPrefill = i === last && m.role === "assistant" && !m.toolCalls?.length;
     const text = m.toolCalls?.length ? [m.content.trim(), toolCallsText(m.toolCalls)].filter((t) => t !== "").join("\n") : m.content;
     const content = isPrefill ? text.trimStart() : text.trim();
-    out.push(...tokenize(`\n\n${content}`));
+    out.push(`\n\n${content}`);
     if (!isPrefill) out.push(specials.eot);
   });
   const final = messages[last];
   if (final?.role !== "assistant" || final.toolCalls?.length) {
-    out.push(specials.startHeader, ...tokenize("assistant"), specials.endHeader, ...tokenize("\n\n"));
+    out.push(specials.startHeader, "assistant", specials.endHeader, "\n\n");
   }
   return out;
 }

@@ -11,6 +11,9 @@ export const ENGINE_ERROR_CODES = [
   "generation_failed",
   "grammar_unsatisfiable",
   "unsupported_schema",
+  "unsupported_parameter",
+  "upstream_unavailable",
+  "upstream_failed",
 ] as const;
 
 export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];

@@ -142,10 +142,12 @@ export type GenerationEvent =
        * is left out); the very first token of the sequence has no context, so its logprob is null.
        */
       promptLogprobs?: readonly PromptTokenLogprob[] | undefined;
+      /** Request fields the engine behind could not honour and ignored (an OpenAI-compatible upstream). */
+      ignoredParams?: readonly string[] | undefined;
     }
-  | { type: "text"; choice: number; text: string; logprobs?: readonly TokenLogprob[] | undefined }
-  | { type: "toolCall"; choice: number; index: number; id: string; name: string }
-  | { type: "toolArguments"; choice: number; index: number; text: string }
+  | { type: "text"; choice: number; text: string; logprobs?: readonly TokenLogprob[] | undefined; tokens?: Generated }
+  | { type: "toolCall"; choice: number; index: number; id: string; name: string; tokens?: Generated }
+  | { type: "toolArguments"; choice: number; index: number; text: string; tokens?: Generated }
   | {
       type: "end";
       choice: number;
@@ -155,6 +157,12 @@ export type GenerationEvent =
       promptTokens?: number | undefined;
       cachedTokens?: number | undefined;
     };
+
+/**
+ * Completion tokens the choice has generated so far, when the engine knows: what a reply cut
+ * short (an upstream that died mid-stream) is billed for.
+ */
+type Generated = number | undefined;
 
 export type PromptTokenLogprob = Omit<TokenLogprob, "logprob"> & { logprob: number | null };
 
@@ -178,6 +186,25 @@ export interface EngineStats {
   storedPrefixBytes: number;
 }
 
+/** One engine behind a gateway, as its admin endpoint and metrics show it. */
+export interface UpstreamStatus {
+  url: string;
+  kind: string;
+  weight: number;
+  healthy: boolean;
+  /** Requests this gateway has running there now. */
+  inFlight: number;
+  /** Requests waiting in the upstream's own queue, from its last health check. */
+  queueDepth: number | null;
+  requests: number;
+  errors: number;
+  /** Requests routed there because it held part of the prompt. */
+  prefixHits: number;
+  lastError: string | null;
+  /** When it was last ejected (ms since epoch); null if never. */
+  ejectedAt: number | null;
+}
+
 /** What the HTTP layer needs from a model backend, local or remote. */
 export interface Engine {
   readonly model: ModelDescriptor;
@@ -194,5 +221,7 @@ export interface Engine {
   /** The model's chat template and special tokens, for /props (engines that know them). */
   modelInfo?(): Promise<{ chatTemplate: string | null; bosToken: string; eosToken: string }>;
   stats(): EngineStats;
+  /** A gateway's upstream engines (engine/remote/FleetEngine); absent in process. */
+  upstreams?(): UpstreamStatus[];
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { EngineStats } from "../engine/types.js";
+import type { FleetObserver } from "../engine/remote/FleetEngine.js";
+import type { EngineStats, UpstreamStatus } from "../engine/types.js";
 
 export interface CompletionObservation {
   promptTokens: number;
@@ -31,7 +32,11 @@ export class Metrics {
   /** Completion tokens of recent requests, for the tokens/s gauge. */
   private readonly recent: { at: number; tokens: number }[] = [];
 
-  constructor(stats: () => EngineStats | null) {
+  constructor(
+    stats: () => EngineStats | null,
+    /** A gateway's upstreams (null in process): per-upstream gauges. */
+    private readonly upstreams: () => UpstreamStatus[] | null = () => null,
+  ) {
     const r = this.registry;
     // The event-loop lag histogram samples with a timer: prom-client's 10 ms wakes the JS thread
     // 100 times a second forever: about 1% of a core on an idle 2-core VM (decode speed under
@@ -101,5 +106,37 @@ export class Metrics {
 
   modelLoaded(seconds: number): void {
     this.loadSeconds.set(seconds);
+  }
+
+  /** A gateway's per-upstream series: requests by outcome, time to first event, routed prefix hits, in-flight, health. */
+  fleetObserver(): FleetObserver {
+    const r = this.registry;
+    const requests = new Counter({ name: "lunaris_upstream_requests_total", help: "Requests sent to each upstream, by outcome (ok, error, refused before the first byte, aborted)", labelNames: ["upstream", "outcome"], registers: [r] });
+    const hits = new Counter({ name: "lunaris_upstream_prefix_hits_total", help: "Requests routed to an upstream because it held part of the prompt", labelNames: ["upstream"], registers: [r] });
+    const first = new Histogram({ name: "lunaris_upstream_first_event_seconds", help: "Dispatch to the upstream's first event (its queue and prefill)", labelNames: ["upstream"], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [r] });
+    const upstreams = this.upstreams;
+    const perUpstream = (name: string, help: string, read: (u: UpstreamStatus) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["upstream"],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const u of upstreams() ?? []) this.set({ upstream: u.url }, read(u));
+        },
+      });
+    perUpstream("lunaris_upstream_in_flight", "Requests this gateway has running on each upstream", (u) => u.inFlight);
+    perUpstream("lunaris_upstream_healthy", "1 while an upstream passes its health checks, 0 while ejected", (u) => (u.healthy ? 1 : 0));
+    perUpstream("lunaris_upstream_queue_depth", "Requests waiting in each upstream's own queue (last health check)", (u) => u.queueDepth ?? 0);
+    return {
+      routed: (url, prefixHit) => {
+        if (prefixHit) hits.inc({ upstream: url });
+      },
+      finished: (url, outcome, firstEventMs) => {
+        requests.inc({ upstream: url, outcome });
+        if (firstEventMs !== null) first.observe({ upstream: url }, firstEventMs / 1000);
+      },
+    };
   }
 }

@@ -4,6 +4,7 @@ import path from "node:path";
 import OpenAI from "openai";
 import pino from "pino";
 import { parseServeConfig, type ServeConfig } from "../../src/config/serveConfig.js";
+import { startNode } from "../../src/node/startNode.js";
 import { type RunningServer, startServer } from "../../src/server.js";
 import { TEST_CACHE, tinyModelPath } from "./testModel.js";
 
@@ -30,12 +31,34 @@ export function testServeConfig(overrides: Partial<Record<keyof ServeConfig, unk
   });
 }
 
+/**
+ * With LUNARIS_TEST_GATEWAY=1 the same tests run through a gateway: two engine nodes (in this
+ * process, over real HTTP) with the tiny model, and the API in front of them as a gateway
+ * (test/fleet/ runs the chat API's own test files this way).
+ */
+async function startViaGateway(overrides: Partial<Record<keyof ServeConfig, unknown>>, logger: pino.Logger): Promise<RunningServer> {
+  const nodes = await Promise.all([0, 1].map(() => startNode(testServeConfig({ ...overrides, apiKeys: [], adminKeys: [], role: "engine" }), logger)));
+  await Promise.all(nodes.map((n) => n.ready));
+  const cfg = testServeConfig({ ...overrides, upstreams: nodes.map((n) => ({ url: n.url })) });
+  const running = await startServer(cfg, logger);
+  return {
+    ...running,
+    async close() {
+      await running.close();
+      await Promise.all(nodes.map((n) => n.close()));
+    },
+  };
+}
+
+export const VIA_GATEWAY = process.env.LUNARIS_TEST_GATEWAY === "1";
+
 export async function startTestServer(
   overrides: Partial<Record<keyof ServeConfig, unknown>> = {},
   logger?: pino.Logger,
 ): Promise<TestServer> {
   const cfg = testServeConfig(overrides);
-  const running = await startServer(cfg, logger ?? pino({ level: cfg.logLevel }));
+  const log = logger ?? pino({ level: cfg.logLevel });
+  const running = VIA_GATEWAY ? await startViaGateway(overrides, log) : await startServer(cfg, log);
   await running.ready;
   const key = cfg.apiKeys[0] ?? "unused";
   const base = `${running.url}/v1/openai`;

@@ -6,7 +6,7 @@ import type OpenAI from "openai";
 import type { WireMessage } from "../../src/api/protocol/chatCompletionRequest.js";
 import { toChatMessages } from "../../src/api/translate/toGenerationRequest.js";
 import { withToolInstructions } from "../../src/engine/tools/llama3ToolFormat.js";
-import { MODEL_ID, type TestServer, parseSse, readJson, startTestServer } from "../helpers/testServer.js";
+import { MODEL_ID, type TestServer, parseSse, readJson, startTestServer, VIA_GATEWAY } from "../helpers/testServer.js";
 
 let srv: TestServer;
 before(async () => {
@@ -137,7 +137,7 @@ describe("tool calling through the real engine", () => {
     }
   });
 
-  it("history with assistant tool_calls and tool results is accepted and rendered", async () => {
+  it("history with assistant tool_calls and tool results is accepted and rendered", { skip: VIA_GATEWAY && "reads the in-process engine's rendering" }, async () => {
     const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
       { role: "user", content: "Weather in Oslo?" },
       {

@@ -4,6 +4,7 @@ import type { GenerationEvent, GenerationRequest, TokenLogprob, ToolCall } from 
 import type { ApiDeps, AppEnv } from "../deps.js";
 import { requestTimeout, toApiError } from "../errors.js";
 import { RequestTimedOut } from "../middleware/clientAbort.js";
+import { setHeader } from "../nodeHttp.js";
 import { sseKeepAlive } from "../sseKeepAlive.js";
 import type { FinishReason, Usage } from "../protocol/chatCompletionResponse.js";
 import { toFinishReason, toUsage } from "../translate/toChatCompletion.js";
@@ -65,6 +66,8 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
   const first = await events.next();
   if (first.done || first.value.type !== "start") throw toApiError(new Error("generation ended before it started"));
   const start = first.value;
+  // An upstream that could not honour some fields (an OpenAI-compatible server without our extensions).
+  if (start.ignoredParams?.length) setHeader(c, "x-lunaris-ignored-params", start.ignoredParams.join(","), true);
   const n = gen.choices;
   const choices: ChoiceState[] = Array.from({ length: n }, () => ({
     text: "",
@@ -99,15 +102,18 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
     switch (ev.type) {
       case "text":
         tick();
+        if (ev.tokens !== undefined) ch.completionTokens = ev.tokens;
         ch.text += ev.text;
         if (ev.logprobs) ch.logprobs?.push(...ev.logprobs);
         return ev.text !== "" || (ev.logprobs?.length ?? 0) > 0 ? { chunk: format.content(ev.choice, ev.text, ev.logprobs) } : null;
       case "toolCall":
         tick();
+        if (ev.tokens !== undefined) ch.completionTokens = ev.tokens;
         ch.toolCalls[ev.index] = { id: ev.id, name: ev.name, arguments: "" };
         return { chunk: format.toolCall?.(ev.choice, ev.index, ev.id, ev.name) };
       case "toolArguments": {
         tick();
+        if (ev.tokens !== undefined) ch.completionTokens = ev.tokens;
         const call = ch.toolCalls[ev.index];
         if (call) call.arguments += ev.text;
         return { chunk: format.toolArguments?.(ev.choice, ev.index, ev.text) };

@@ -54,9 +54,10 @@ export interface ChoiceJob {
   tokenBytes: TokenBytes;
   signal: AbortSignal;
   onAdmitted(cachedTokens: number, promptLogprobs: TokenLogprob[] | undefined): void;
-  onText(text: string, logprobs: TokenLogprob[] | undefined): void;
-  onToolCall(index: number, id: string, name: string): void;
-  onToolArguments(index: number, text: string): void;
+  /** `generated`: completion tokens so far (what a reply cut short bills). */
+  onText(text: string, logprobs: TokenLogprob[] | undefined, generated: number): void;
+  onToolCall(index: number, id: string, name: string, generated: number): void;
+  onToolArguments(index: number, text: string, generated: number): void;
   onEnd(reason: StopReason, completionTokens: number): void;
   onError(error: unknown): void;
 }
@@ -212,12 +213,12 @@ export class Generation {
     if (delta === "") return;
     if (this.calls) {
       for (const e of this.calls.push(delta)) {
-        if (e.type === "call") this.job.onToolCall(e.index, `call_${randomBytes(12).toString("base64url")}`, e.name);
-        else this.job.onToolArguments(e.index, e.text);
+        if (e.type === "call") this.job.onToolCall(e.index, `call_${randomBytes(12).toString("base64url")}`, e.name, this.generated.length);
+        else this.job.onToolArguments(e.index, e.text, this.generated.length);
       }
       return;
     }
-    this.job.onText(delta, this.job.logprobs ? this.pendingLogprobs.splice(0) : undefined);
+    this.job.onText(delta, this.job.logprobs ? this.pendingLogprobs.splice(0) : undefined, this.generated.length);
   }
 
   /** `auto` tools: the first non-blank character decides between a text reply and calls. */
@@ -397,7 +398,7 @@ export class Generation {
       this.heldText = "";
       if (rest !== "" || this.pendingLogprobs.length > 0) {
         if (this.calls) this.emit(rest);
-        else this.job.onText(rest, this.job.logprobs ? this.pendingLogprobs.splice(0) : undefined);
+        else this.job.onText(rest, this.job.logprobs ? this.pendingLogprobs.splice(0) : undefined, this.generated.length);
       }
     }
     this.job.onEnd(reason, this.generated.length);

@@ -359,9 +359,9 @@ export class LlamaEngine implements Engine {
           started = true;
           for (const ev of early.splice(0)) channel.push(ev);
         },
-        onText: (text, logprobs) => emit({ type: "text", choice: i, text, logprobs }),
-        onToolCall: (index, id, name) => emit({ type: "toolCall", choice: i, index, id, name }),
-        onToolArguments: (index, text) => emit({ type: "toolArguments", choice: i, index, text }),
+        onText: (text, logprobs, tokens) => emit({ type: "text", choice: i, text, logprobs, tokens }),
+        onToolCall: (index, id, name, tokens) => emit({ type: "toolCall", choice: i, index, id, name, tokens }),
+        onToolArguments: (index, text, tokens) => emit({ type: "toolArguments", choice: i, index, text, tokens }),
         onEnd: (reason, completionTokens) => {
           emit({ type: "end", choice: i, reason, completionTokens });
           if (--running === 0) channel.end();

@@ -1,0 +1,90 @@
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { EngineError } from "../errors.js";
+import { isEngineErrorCode } from "./nodeProtocol.js";
+import { UpstreamRefused } from "./upstream.js";
+
+/** Longest wait for an upstream's response headers (its queue and prefill count against it). */
+const HEADERS_TIMEOUT_MS = 120_000;
+
+/**
+ * fetch, with every way of not answering turned into UpstreamRefused (another upstream may
+ * serve the request). The caller's signal aborts it; a refused or reset connection ejects.
+ */
+export async function upstreamFetch(url: string, init: RequestInit & { signal: AbortSignal }): Promise<Response> {
+  const timeout = AbortSignal.timeout(HEADERS_TIMEOUT_MS);
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.any([init.signal, timeout]) });
+  } catch (e) {
+    if (init.signal.aborted) throw e;
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new UpstreamRefused(`${url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`, true);
+  }
+}
+
+/**
+ * A non-2xx answer before any event: a request's own fault (4xx) becomes the EngineError the
+ * client gets; the upstream's trouble (5xx, 429, 401/403 from a wrong secret) is UpstreamRefused.
+ */
+export async function refusalOf(url: string, res: Response): Promise<Error> {
+  const text = await res.text().catch(() => "");
+  let body: { error?: { code?: unknown; message?: unknown; param?: unknown } | string; message?: unknown } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // not JSON: the status says enough
+  }
+  const err = typeof body.error === "object" ? body.error : undefined;
+  const message = String(err?.message ?? (typeof body.error === "string" ? body.error : undefined) ?? body.message ?? text.slice(0, 200) ?? res.statusText);
+  const retryAfter = Number(res.headers.get("retry-after"));
+  if (res.status === 429 || res.status >= 500 || res.status === 401 || res.status === 403 || res.status === 404) {
+    // 429: busy, not broken; everything else sits out until its health check passes.
+    return new UpstreamRefused(`${url}: ${res.status} ${message}`, res.status !== 429, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null);
+  }
+  const code = isEngineErrorCode(err?.code) ? err.code : "unsupported_parameter";
+  const param = typeof err?.param === "string" ? err.param : null;
+  return new EngineError(code, message, param);
+}
+
+/** The lines of an NDJSON body. */
+export async function* readLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const part of body) {
+    rest += decoder.decode(part, { stream: true });
+    let nl = rest.indexOf("\n");
+    while (nl !== -1) {
+      const line = rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+      if (line.trim() !== "") yield line;
+      nl = rest.indexOf("\n");
+    }
+  }
+  if (rest.trim() !== "") yield rest;
+}
+
+/** The `data:` payloads of an SSE body, up to `[DONE]` (comments and keep-alives skipped). */
+export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  const ready: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (e) => ready.push(e) });
+  for await (const part of body) {
+    parser.feed(decoder.decode(part, { stream: true }));
+    while (ready.length > 0) {
+      const { data } = ready.shift() as EventSourceMessage;
+      if (data === "[DONE]") return;
+      if (data !== "") yield data;
+    }
+  }
+}
+
+/** A mid-stream failure: the request ends with an error event, billed for what was delivered. */
+export function brokeOff(url: string, cause: unknown): EngineError {
+  if (cause instanceof EngineError) return cause;
+  const e = new EngineError("upstream_failed", `The upstream engine stopped answering mid-stream (${url}).`);
+  e.cause = cause;
+  return e;
+}
+
+export function authHeaders(apiKey: string | undefined): Record<string, string> {
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}

@@ -1,0 +1,105 @@
+import { timingSafeEqual } from "node:crypto";
+import { Hono } from "hono";
+import { stream } from "hono/streaming";
+import type { Logger } from "pino";
+import { toApiError, unauthorized } from "../api/errors.js";
+import { bearerToken } from "../api/middleware/auth.js";
+import { clientAbortSignal } from "../api/middleware/clientAbort.js";
+import { readJsonBody } from "../api/middleware/readJsonBody.js";
+import { requestHeader } from "../api/nodeHttp.js";
+import { EngineError, generationFailed } from "../engine/errors.js";
+import { NDJSON, NODE_PATHS, type NodeInfo, decodeRequest, encodeEvent, errorLine } from "../engine/remote/nodeProtocol.js";
+import type { Engine } from "../engine/types.js";
+
+export interface NodeDeps {
+  engine(): Engine | null;
+  /** Bearer secret a gateway must send; null on a loopback node without one. */
+  secret: string | null;
+  requestTimeoutMs: number;
+  log: Logger;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * A Lunaris node's HTTP app (`lunaris serve --role engine`): the engine itself, for gateways.
+ * No user keys, no ledger, no limits: the gateway in front does those once, for the fleet.
+ */
+export function createNodeApp(deps: NodeDeps): Hono {
+  const app = new Hono();
+  const engine = (): Engine => {
+    const e = deps.engine();
+    if (!e) throw new EngineError("engine_closed", "The node's model is still loading.", null, 1);
+    return e;
+  };
+
+  app.get(NODE_PATHS.health, (c) => {
+    const e = deps.engine();
+    if (!e) return c.json({ status: "loading" }, 503);
+    const s = e.stats();
+    return c.json({ status: "ok", queue_depth: s.queueDepth, active_sequences: s.activeSequences, sequences: s.totalSequences });
+  });
+
+  app.use("/engine/*", async (c, next) => {
+    if (deps.secret !== null) {
+      const token = bearerToken(requestHeader(c, "authorization"));
+      if (token === null || !sameSecret(token, deps.secret)) throw unauthorized("This is an engine node: send the cluster secret as 'Authorization: Bearer <secret>'.");
+    }
+    await next();
+  });
+
+  app.get(NODE_PATHS.info, async (c) => {
+    const e = engine();
+    const info: NodeInfo = { model: e.model, modelInfo: (await e.modelInfo?.()) ?? null, stats: e.stats() };
+    return c.json(info);
+  });
+
+  app.post(NODE_PATHS.tokenize, async (c) => {
+    const body = (await readJsonBody(c)) as { text?: unknown; special?: unknown; addBos?: unknown };
+    if (typeof body.text !== "string") throw new EngineError("unsupported_parameter", "'text' must be a string.", "text");
+    return c.json({ tokens: await engine().tokenize(body.text, body.special === true, body.addBos === true) });
+  });
+
+  app.post(NODE_PATHS.detokenize, async (c) => {
+    const body = (await readJsonBody(c)) as { tokens?: unknown };
+    const tokens = body.tokens;
+    if (!Array.isArray(tokens) || !tokens.every((t) => Number.isInteger(t) && t >= 0)) {
+      throw new EngineError("unsupported_parameter", "'tokens' must be an array of token ids.", "tokens");
+    }
+    return c.json({ text: await engine().detokenize(tokens as number[]) });
+  });
+
+  app.post(NODE_PATHS.generate, async (c) => {
+    const request = decodeRequest(await readJsonBody(c));
+    // The gateway closing the connection (its client left, or it gave up) frees the sequence.
+    const signal = clientAbortSignal(c, deps.requestTimeoutMs);
+    const events = engine().generate({ ...request, signal })[Symbol.asyncIterator]();
+    // Errors before the first event keep their status, so the gateway can tell a request's
+    // fault (4xx: answer it) from the node's (5xx, 429: try another node).
+    const first = await events.next();
+    c.header("content-type", NDJSON);
+    return stream(c, async (out) => {
+      try {
+        if (!first.done) await out.write(encodeEvent(first.value));
+        for (let r = await events.next(); !r.done; r = await events.next()) await out.write(encodeEvent(r.value));
+      } catch (e) {
+        const err = generationFailed(e);
+        if (!signal.aborted) deps.log.error({ err: e }, "generation failed on this node");
+        await out.write(encodeEvent(errorLine(err)));
+      }
+    });
+  });
+
+  app.notFound((c) => c.json({ error: { message: `No engine route ${c.req.method} ${c.req.path}.`, type: "invalid_request_error", param: null, code: "unknown_url" } }, 404));
+  app.onError((err, c) => {
+    const e = toApiError(err);
+    if (e.status >= 500 && e.code === "internal_error") deps.log.error({ err }, "unhandled error");
+    for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
+    return c.json(e.toBody(), e.status);
+  });
+  return app;
+}
