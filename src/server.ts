@@ -66,6 +66,8 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     adminKeys: new KeyRing(cfg.adminKeys, "admin"),
     leaseMs: cfg.requestTimeoutMs,
     windowMs: cfg.rateWindowMs,
+    // A request costs at most a full context of output tokens.
+    holdPico: costPicoUsd(0, cfg.ctxSize ?? LUNARIS.contextLength, LUNARIS.prices),
   });
   // Open mode (no key anywhere) is decided here, once; it is never entered at run time.
   const loopback = isLoopback(cfg.host);

@@ -22,6 +22,8 @@ export interface AccountingOptions {
   windowMs?: number | undefined;
   /** The clock for limits (tests inject one). */
   now?: (() => number) | undefined;
+  /** Most one request can cost: what a budget holds for it while it runs. */
+  holdPico?: bigint | undefined;
 }
 
 /** The caller when the server runs open (no key anywhere, loopback): may do anything. */
@@ -52,7 +54,7 @@ export class Accounting {
     this.envKeys = o.envKeys ?? new KeyRing([]);
     this.adminKeys = o.adminKeys ?? new KeyRing([]);
     this.windowMs = o.windowMs ?? WINDOW_MS;
-    this.limiter = new Limiter(store, { leaseMs: o.leaseMs ?? 600_000, windowMs: this.windowMs, instanceId: this.instanceId, now: o.now });
+    this.limiter = new Limiter(store, { leaseMs: o.leaseMs ?? 600_000, windowMs: this.windowMs, instanceId: this.instanceId, now: o.now, holdPico: o.holdPico });
   }
 
   /**

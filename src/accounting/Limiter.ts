@@ -51,7 +51,12 @@ export interface LimiterOptions {
   instanceId: string;
   /** The clock (tests inject one). */
   now?: (() => number) | undefined;
+  /** Most one request can cost (a full context of output): its budget hold while it runs. */
+  holdPico?: bigint | undefined;
 }
+
+/** A full 8,192-token context of output at $0.06 per million: the hold when none is configured. */
+const DEFAULT_HOLD_PICO = 8192n * 60_000n;
 
 /**
  * Per-key limits: requests and tokens per minute (fixed one-minute windows), concurrent
@@ -81,17 +86,50 @@ export class Limiter {
     const resetS = Math.max(1, Math.ceil((win + this.windowMs - now) / 1000));
     const headers: Record<string, string> = {};
 
-    if (limits.monthlyBudgetMicros !== null) {
-      const spent = await this.store.monthSpendPico(keyId, monthOf(now));
-      if (spent >= BigInt(limits.monthlyBudgetMicros) * 1_000_000n) {
-        throw new LimitExceeded(
-          "budget",
-          `This key has used its monthly budget of $${(limits.monthlyBudgetMicros / 1e6).toFixed(2)}. It resets at the start of next month (UTC).`,
-          secondsUntilNextMonth(now),
-          headers,
-        );
-      }
+    // The budget: spend plus the holds of requests still running, on any server sharing the ledger.
+    const holdId = limits.monthlyBudgetMicros !== null ? await this.holdBudget(keyId, limits.monthlyBudgetMicros, now, headers) : null;
+    const dropHold = async () => {
+      if (holdId !== null) await this.store.releaseHold(holdId);
+    };
+    try {
+      return await this.admitHeld(keyId, limits, now, win, resetS, headers, dropHold);
+    } catch (e) {
+      await dropHold();
+      throw e;
     }
+  }
+
+  private async holdBudget(keyId: string, budgetMicros: number, now: number, headers: Record<string, string>): Promise<string> {
+    const id = randomUUID();
+    const held = await this.store.holdBudget(keyId, monthOf(now), {
+      id,
+      instanceId: this.options.instanceId,
+      amountPico: this.options.holdPico ?? DEFAULT_HOLD_PICO,
+      limitPico: BigInt(budgetMicros) * 1_000_000n,
+      now,
+      expiresAt: now + this.options.leaseMs,
+      aliveAfter: now - DEAD_AFTER_MS,
+    });
+    if (!held) {
+      throw new LimitExceeded(
+        "budget",
+        `This key has used its monthly budget of $${(budgetMicros / 1e6).toFixed(2)} (requests in flight included). It resets at the start of next month (UTC).`,
+        secondsUntilNextMonth(now),
+        headers,
+      );
+    }
+    return id;
+  }
+
+  private async admitHeld(
+    keyId: string,
+    limits: KeyLimits,
+    now: number,
+    win: number,
+    resetS: number,
+    headers: Record<string, string>,
+    dropHold: () => Promise<void>,
+  ): Promise<Admission> {
     const counts = await this.store.readWindow(keyId, win);
     if (limits.tpm !== null) {
       headers["x-ratelimit-limit-tokens"] = String(limits.tpm);
@@ -111,6 +149,7 @@ export class Limiter {
     const leaseId = limits.maxConcurrent !== null ? await this.lease(keyId, limits.maxConcurrent, now, headers) : null;
     const release = async () => {
       if (leaseId !== null) await this.store.releaseLease(leaseId);
+      await dropHold(); // the request's row is in the ledger by now: its real cost replaces the hold
     };
     const after = await this.store.countRequest(keyId, win, limits.rpm);
     if (!after) {

@@ -5,6 +5,7 @@ import { registerMakeModel } from "./makeModelCommand.js";
 import { registerModels } from "./modelsCommand.js";
 import { registerPull } from "./pullCommand.js";
 import { registerServe } from "./serveCommand.js";
+import { registerUpstreams } from "./upstreamsCommand.js";
 import { registerUsage } from "./usageCommand.js";
 
 const program = new Command()
@@ -19,6 +20,7 @@ registerModels(program);
 registerChat(program);
 registerKeys(program);
 registerUsage(program);
+registerUpstreams(program);
 
 try {
   await program.parseAsync(process.argv);

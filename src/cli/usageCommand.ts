@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { picoToUsdString } from "../accounting/pricing.js";
 import { storeOptions, withAccounting } from "./keysCommand.js";
+import { printTable } from "./table.js";
 
 export function registerUsage(program: Command): void {
   storeOptions(program.command("usage").description("Usage and cost by day and model, from the ledger"))
@@ -18,8 +19,7 @@ export function registerUsage(program: Command): void {
       const head = ["DATE", "KEY", "MODEL", "REQUESTS", "PROMPT", "CACHED", "COMPLETION", "COST USD"];
       const body = rows.map((r) => [r.date, r.keyId ?? "-", r.model, String(r.requests), String(r.promptTokens), String(r.cachedTokens), String(r.completionTokens), picoToUsdString(r.costPico)]);
       const total = rows.reduce((a, r) => a + r.costPico, 0n);
-      const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
-      for (const r of [head, ...body]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ")}\n`);
+      printTable(head, body);
       process.stdout.write(`\ntotal: $${picoToUsdString(total)} over ${rows.reduce((a, r) => a + r.requests, 0)} requests\n`);
     });
 }

@@ -16,10 +16,15 @@ export async function lunaris(args: string[], env: Record<string, string> = {}):
 export interface ServerProcess {
   url: string;
   child: ChildProcess;
+  /** Its output so far, one line an entry. */
+  logs: string[];
   stop(): Promise<void>;
 }
 
-/** `lunaris serve` in its own process on an ephemeral port, resolved once the model serves. */
+/**
+ * `lunaris serve` in its own process on an ephemeral port (or the `--port` given), resolved
+ * once the model serves (a gateway: once it has checked its upstreams).
+ */
 export async function spawnServer(args: string[]): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
@@ -34,7 +39,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
       logs.push(line);
       const m = /listening on (http:\/\/[^ ]+)/.exec(line);
       if (m?.[1]) url = m[1];
-      if (line.includes("serving Sao10K")) resolve();
+      if (line.includes("serving Sao10K") || line.includes("gateway over")) resolve();
     });
     child.stderr.on("data", (d: Buffer) => logs.push(d.toString()));
     child.once("exit", (code) => reject(new Error(`server exited (${code}): ${logs.join("\n")}`)));
@@ -43,6 +48,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
   return {
     url,
     child,
+    logs,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");

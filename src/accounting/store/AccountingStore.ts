@@ -9,6 +9,19 @@ export interface LeaseRequest {
   aliveAfter: number;
 }
 
+export interface BudgetHold {
+  id: string;
+  instanceId: string;
+  /** Most the request can cost: taken from what the month has left while it runs. */
+  amountPico: bigint;
+  /** The key's monthly budget. */
+  limitPico: bigint;
+  now: number;
+  expiresAt: number;
+  /** Holds of instances whose last heartbeat is older than this are dead. */
+  aliveAfter: number;
+}
+
 export interface WindowCounts {
   requests: number;
   tokens: number;
@@ -33,7 +46,10 @@ export interface AccountingStore {
   updateKey(id: string, patch: Partial<KeyLimits> & { name?: string }): Promise<KeyRecord | null>;
   revokeKey(id: string, at: number): Promise<boolean>;
 
-  /** Inserts a ledger row and adds its cost and tokens to the key's month and minute counters, atomically. */
+  /**
+   * Inserts a ledger row and adds its cost and tokens to the key's month and minute counters,
+   * atomically; a second row for the same request id changes nothing.
+   */
   recordUsage(row: UsageRow, windowStart: number, month: string): Promise<void>;
   usageByDay(filter: UsageFilter): Promise<UsageBucket[]>;
   /** Ledger rows, oldest first (audits, exports, tests). */
@@ -58,4 +74,11 @@ export interface AccountingStore {
   /** A clean stop: the instance's leases and heartbeat go. */
   unregisterInstance(instanceId: string): Promise<void>;
   monthSpendPico(keyId: string, month: string): Promise<bigint>;
+  /**
+   * Takes a budget hold unless the month's spend plus the key's live holds already reach the
+   * budget (a request is admitted while anything is left; what may overshoot is bounded by
+   * the one request admitted last, however many run at once, on however many gateways).
+   */
+  holdBudget(keyId: string, month: string, hold: BudgetHold): Promise<boolean>;
+  releaseHold(holdId: string): Promise<void>;
 }

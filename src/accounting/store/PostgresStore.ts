@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { KeyLimits, KeyRecord, UsageBucket, UsageFilter, UsageRow } from "../types.js";
-import type { AccountingStore, LeaseRequest, WindowCounts } from "./AccountingStore.js";
+import type { AccountingStore, BudgetHold, LeaseRequest, WindowCounts } from "./AccountingStore.js";
 import { MIGRATIONS } from "./migrations.js";
 import { KEY_PATCH_COLUMNS, type KeyRow, type UsageRecordRow, toKeyRecord, toUsageRow } from "./rows.js";
 
@@ -93,13 +93,14 @@ export class PostgresStore implements AccountingStore {
 
   async recordUsage(r: UsageRow, windowStart: number, month: string): Promise<void> {
     await this.tx(async (c) => {
-      await c.query(
+      const inserted = await c.query(
         `INSERT INTO usage_records (request_id, key_id, user_id, model, prompt_tokens, cached_tokens, completion_tokens,
-           cost_pico, finish_reason, status, latency_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+           cost_pico, finish_reason, status, latency_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (request_id) DO NOTHING`,
         [r.requestId, r.keyId, r.user, r.model, r.promptTokens, r.cachedTokens, r.completionTokens, r.costPico.toString(),
           r.finishReason, r.status, r.latencyMs, r.createdAt],
       );
-      if (r.keyId === null) return;
+      if (r.keyId === null || inserted.rowCount === 0) return;
       await c.query(
         `INSERT INTO monthly_spend (key_id, month, cost_pico) VALUES ($1, $2, $3)
          ON CONFLICT (key_id, month) DO UPDATE SET cost_pico = monthly_spend.cost_pico + excluded.cost_pico`,
@@ -182,6 +183,32 @@ export class PostgresStore implements AccountingStore {
     });
   }
 
+  async holdBudget(keyId: string, month: string, h: BudgetHold): Promise<boolean> {
+    return this.tx(async (c) => {
+      await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [keyId]);
+      await c.query(
+        `DELETE FROM budget_holds WHERE key_id = $1
+           AND (expires_at <= $2 OR instance_id NOT IN (SELECT id FROM instances WHERE heartbeat_at > $3))`,
+        [keyId, h.now, h.aliveAfter],
+      );
+      const r = await c.query<{ used: string }>(
+        `SELECT COALESCE((SELECT cost_pico FROM monthly_spend WHERE key_id = $1 AND month = $2), 0)
+              + COALESCE((SELECT sum(amount_pico) FROM budget_holds WHERE key_id = $1 AND month = $2), 0) AS used`,
+        [keyId, month],
+      );
+      if (BigInt(r.rows[0]?.used ?? "0") >= h.limitPico) return false;
+      await c.query(
+        "INSERT INTO budget_holds (id, key_id, month, amount_pico, instance_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        [h.id, keyId, month, h.amountPico.toString(), h.instanceId, h.expiresAt],
+      );
+      return true;
+    });
+  }
+
+  async releaseHold(holdId: string): Promise<void> {
+    await this.pool.query("DELETE FROM budget_holds WHERE id = $1", [holdId]);
+  }
+
   async registerInstance(instanceId: string, now: number): Promise<void> {
     await this.heartbeat(instanceId, now);
   }
@@ -195,6 +222,7 @@ export class PostgresStore implements AccountingStore {
 
   async unregisterInstance(instanceId: string): Promise<void> {
     await this.pool.query("DELETE FROM leases WHERE instance_id = $1", [instanceId]);
+    await this.pool.query("DELETE FROM budget_holds WHERE instance_id = $1", [instanceId]);
     await this.pool.query("DELETE FROM instances WHERE id = $1", [instanceId]);
   }
 

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { KeyLimits, KeyRecord, UsageBucket, UsageFilter, UsageRow } from "../types.js";
-import type { AccountingStore, LeaseRequest, WindowCounts } from "./AccountingStore.js";
+import type { AccountingStore, BudgetHold, LeaseRequest, WindowCounts } from "./AccountingStore.js";
 import { MIGRATIONS } from "./migrations.js";
 import { KEY_PATCH_COLUMNS, type KeyRow, type UsageRecordRow, toKeyRecord, toUsageRow } from "./rows.js";
 
@@ -99,13 +99,14 @@ export class SqliteStore implements AccountingStore {
   }
 
   private writeUsage(r: UsageRow, windowStart: number, month: string): void {
-    this.sql(
+    const inserted = this.sql(
         `INSERT INTO usage_records (request_id, key_id, user_id, model, prompt_tokens, cached_tokens, completion_tokens,
-           cost_pico, finish_reason, status, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           cost_pico, finish_reason, status, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (request_id) DO NOTHING`,
       )
       .run(r.requestId, r.keyId, r.user, r.model, r.promptTokens, r.cachedTokens, r.completionTokens, r.costPico,
         r.finishReason, r.status, r.latencyMs, r.createdAt);
-    if (r.keyId === null) return;
+    if (r.keyId === null || inserted.changes === 0) return;
     this.sql(
         `INSERT INTO monthly_spend (key_id, month, cost_pico) VALUES (?, ?, ?)
          ON CONFLICT (key_id, month) DO UPDATE SET cost_pico = cost_pico + excluded.cost_pico`,
@@ -179,14 +180,36 @@ export class SqliteStore implements AccountingStore {
     }).immediate();
   }
 
+  async holdBudget(keyId: string, month: string, h: BudgetHold): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.sql("DELETE FROM budget_holds WHERE key_id = ? AND expires_at <= ?").run(keyId, h.now);
+      const { used } = this.sql(
+          `SELECT COALESCE((SELECT cost_pico FROM monthly_spend WHERE key_id = ? AND month = ?), 0)
+                + COALESCE((SELECT sum(amount_pico) FROM budget_holds WHERE key_id = ? AND month = ?), 0) AS used`,
+        )
+        .safeIntegers(true)
+        .get(keyId, month, keyId, month) as { used: bigint };
+      if (used >= h.limitPico) return false;
+      this.sql("INSERT INTO budget_holds (id, key_id, month, amount_pico, instance_id, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .run(h.id, keyId, month, h.amountPico, h.instanceId, h.expiresAt);
+      return true;
+    }).immediate();
+  }
+
+  async releaseHold(holdId: string): Promise<void> {
+    this.sql("DELETE FROM budget_holds WHERE id = ?").run(holdId);
+  }
+
   async registerInstance(): Promise<void> {
     this.sql("DELETE FROM leases").run();
+    this.sql("DELETE FROM budget_holds").run();
   }
 
   async heartbeat(): Promise<void> {}
 
   async unregisterInstance(instanceId: string): Promise<void> {
     this.sql("DELETE FROM leases WHERE instance_id = ?").run(instanceId);
+    this.sql("DELETE FROM budget_holds WHERE instance_id = ?").run(instanceId);
   }
 
   async releaseLease(leaseId: string): Promise<void> {

@@ -73,4 +73,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE leases ADD COLUMN instance_id TEXT NOT NULL DEFAULT '';
       CREATE TABLE instances (id TEXT PRIMARY KEY, heartbeat_at BIGINT NOT NULL);`,
   },
+  {
+    version: 3,
+    name: "budget holds, and one ledger row per request",
+    // Gateways sharing a ledger admit a request against the month's spend plus what requests in
+    // flight may still cost (their holds), so a budget holds under concurrency; a row written
+    // twice for one request id (a retried write) bills once.
+    sqlite: `
+      CREATE TABLE budget_holds (
+        id TEXT PRIMARY KEY, key_id TEXT NOT NULL, month TEXT NOT NULL, amount_pico INTEGER NOT NULL,
+        instance_id TEXT NOT NULL, expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX budget_holds_key ON budget_holds (key_id, month);
+      CREATE UNIQUE INDEX usage_records_request ON usage_records (request_id);`,
+    postgres: `
+      CREATE TABLE budget_holds (
+        id TEXT PRIMARY KEY, key_id TEXT NOT NULL, month TEXT NOT NULL, amount_pico BIGINT NOT NULL,
+        instance_id TEXT NOT NULL, expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX budget_holds_key ON budget_holds (key_id, month);
+      CREATE UNIQUE INDEX usage_records_request ON usage_records (request_id);`,
+  },
 ];

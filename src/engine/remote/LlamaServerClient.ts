@@ -158,12 +158,18 @@ export class LlamaServerClient implements UpstreamClient {
       presence_penalty: s.presencePenalty,
       frequency_penalty: s.frequencyPenalty,
       repeat_penalty: s.repetitionPenalty,
-      repeat_last_n: s.penaltyLastN ?? -1,
+      // "All of them": llama-server refuses -1 here, and 0 turns the penalties off.
+      repeat_last_n: s.penaltyLastN ?? this.contextLength ?? 8192,
       dry_multiplier: s.dry?.multiplier ?? 0,
-      dry_base: s.dry?.base ?? 1.75,
-      dry_allowed_length: s.dry?.allowedLength ?? 2,
-      dry_penalty_last_n: s.dry?.lastN ?? -1,
-      dry_sequence_breakers: s.dry?.sequenceBreakers ?? [],
+      ...(s.dry
+        ? {
+            dry_base: s.dry.base,
+            dry_allowed_length: s.dry.allowedLength,
+            dry_penalty_last_n: s.dry.lastN ?? this.contextLength ?? 8192,
+            // llama-server wants at least one breaker; NUL never occurs in text, so it breaks nothing.
+            dry_sequence_breakers: s.dry.sequenceBreakers.length > 0 ? s.dry.sequenceBreakers : ["\u0000"],
+          }
+        : {}),
       xtc_probability: s.xtc?.probability ?? 0,
       xtc_threshold: s.xtc?.threshold ?? 0.1,
       logit_bias: bias,
@@ -248,7 +254,8 @@ export class LlamaServerClient implements UpstreamClient {
     };
     for await (const data of readSseData(body)) {
       const chunk = JSON.parse(data) as CompletionChunk;
-      if (chunk.error) throw new Error(chunk.error.message ?? "error event");
+      // An error event from a live server is this generation's failure, not the server's death.
+      if (chunk.error) throw new EngineError("generation_failed", `llama-server: ${chunk.error.message ?? "error event"}`);
       generated += chunk.tokens?.length ?? 0;
       const logprobs = r.logprobs ? chunk.completion_probabilities?.map(toLogprob) : undefined;
       if (!text.hitStop) emit(text.pushText(chunk.content ?? ""), logprobs);

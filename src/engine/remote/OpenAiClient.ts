@@ -1,3 +1,4 @@
+import { EngineError } from "../errors.js";
 import type { ChatMessage, GenerationEvent, GenerationRequest, StopReason, TokenLogprob } from "../types.js";
 import { authHeaders, brokeOff, readSseData, refusalOf, upstreamFetch } from "./http.js";
 import type { Feature, UpstreamClient, UpstreamConfig, UpstreamProbe } from "./upstream.js";
@@ -60,7 +61,7 @@ export function toOpenAiBody(r: GenerationRequest, model: string): { path: strin
     n: r.choices,
     temperature: s.temperature,
     top_p: s.topP,
-    top_k: s.topK > 0 ? s.topK : -1, // vLLM's "off" is -1
+    top_k: s.topK, // 0 = off for vLLM, SGLang, llama-server and us (omitted, llama-server would apply 40)
     min_p: s.minP,
     repetition_penalty: s.repetitionPenalty,
     presence_penalty: s.presencePenalty,
@@ -151,7 +152,8 @@ export class OpenAiClient implements UpstreamClient {
     try {
       for await (const data of readSseData(res.body)) {
         const chunk = JSON.parse(data) as Chunk;
-        if (chunk.error) throw new Error(chunk.error.message ?? "error event");
+        // An error event from a live server is this generation's failure, not the server's death.
+        if (chunk.error) throw new EngineError("generation_failed", `upstream: ${chunk.error.message ?? "error event"}`);
         if (chunk.usage) usage = chunk.usage;
         for (const c of chunk.choices ?? []) {
           const choice = c.index;

@@ -72,8 +72,8 @@ export class PrefixRouter {
   /** Picks among the candidates (at least one) for a prompt's routing key. */
   choose(key: string, candidates: readonly Candidate[]): Route {
     const load = (c: Candidate) => c.inFlight / c.weight;
-    const least = this.leastLoaded(candidates);
     if (this.options.policy === "round-robin") return { index: this.turn++ % candidates.length, matchedBlocks: 0, totalBlocks: 0 };
+    const least = this.leastLoaded(candidates);
     if (this.options.policy === "least-loaded") return { index: least, matchedBlocks: 0, totalBlocks: 0 };
     const hashes = blockHashes(key, this.options.blockChars);
     let best = -1;
