@@ -14,3 +14,11 @@ if (stale) {
 // Once: the engine's native addon with a persistent thread pool (scripts/build-engine.mjs).
 const { buildEngine } = await import("./build-engine.mjs");
 buildEngine();
+
+// The tests also drive llama.cpp's own llama-server (the gateway's llama-server upstream kind),
+// built once per machine from the same bundled source into a per-user cache.
+if (process.argv.includes("--llama-server") && process.env.LUNARIS_LLAMA_SERVER_BUILD !== "off") {
+  const { ensureLlamaCppTools, llamaToolPath } = await import("./llama-cpp-tools.mjs");
+  if (!existsSync(llamaToolPath("llama-server"))) process.stderr.write("Building llama.cpp's llama-server for the fleet tests (once per machine, about 12 minutes on 2 cores)…\n");
+  ensureLlamaCppTools(["llama-server"]);
+}

@@ -6,7 +6,8 @@ import { toApiError, unauthorized } from "../api/errors.js";
 import { bearerToken } from "../api/middleware/auth.js";
 import { clientAbortSignal } from "../api/middleware/clientAbort.js";
 import { readJsonBody } from "../api/middleware/readJsonBody.js";
-import { requestHeader } from "../api/nodeHttp.js";
+import { nodeResponse, requestHeader } from "../api/nodeHttp.js";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { EngineError, generationFailed } from "../engine/errors.js";
 import { NDJSON, NODE_PATHS, type NodeInfo, decodeRequest, encodeEvent, errorLine } from "../engine/remote/nodeProtocol.js";
 import type { Engine } from "../engine/types.js";
@@ -81,6 +82,23 @@ export function createNodeApp(deps: NodeDeps): Hono {
     // Errors before the first event keep their status, so the gateway can tell a request's
     // fault (4xx: answer it) from the node's (5xx, 429: try another node).
     const first = await events.next();
+    const outgoing = nodeResponse(c);
+    if (outgoing) {
+      // Straight onto Node's response: a web stream per request costs a gateway hop ~0.3 ms.
+      outgoing.writeHead(200, { "content-type": NDJSON });
+      const write = async (line: string) => {
+        if (!outgoing.write(line) && !outgoing.destroyed) await new Promise((r) => outgoing.once("drain", r).once("close", r));
+      };
+      try {
+        if (!first.done) await write(encodeEvent(first.value));
+        for (let r = await events.next(); !r.done; r = await events.next()) await write(encodeEvent(r.value));
+      } catch (e) {
+        if (!signal.aborted) deps.log.error({ err: e }, "generation failed on this node");
+        await write(encodeEvent(errorLine(generationFailed(e))));
+      }
+      outgoing.end();
+      return RESPONSE_ALREADY_SENT;
+    }
     c.header("content-type", NDJSON);
     return stream(c, async (out) => {
       try {

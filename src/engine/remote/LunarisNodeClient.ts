@@ -1,6 +1,6 @@
 import { EngineError } from "../errors.js";
 import type { GenerationEvent, GenerationRequest } from "../types.js";
-import { authHeaders, brokeOff, readLines, refusalOf, upstreamFetch } from "./http.js";
+import { authHeaders, brokeOff, readLines, refusalOf, streamPost, upstreamFetch } from "./http.js";
 import { NODE_PATHS, type NodeInfo, decodeEvent, encodeRequest } from "./nodeProtocol.js";
 import { ALL_FEATURES, type UpstreamClient, type UpstreamConfig, type UpstreamProbe, UpstreamRefused } from "./upstream.js";
 
@@ -23,8 +23,8 @@ export class LunarisNodeClient implements UpstreamClient {
 
   async *generate(request: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
     const url = this.url(NODE_PATHS.generate);
-    const res = await upstreamFetch(url, { method: "POST", headers: this.headers, body: encodeRequest(request), signal });
-    if (!res.ok || !res.body) throw await refusalOf(url, res);
+    const res = await streamPost(url, this.headers, encodeRequest(request), signal);
+    if (res.status !== 200) throw await refusalOf(url, res);
     let started = false;
     let ended = 0;
     try {
