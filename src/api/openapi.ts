@@ -127,6 +127,7 @@ export function openApiDocument(): Record<string, unknown> {
         delete: { summary: "Revoke a key (admin)", responses: { "200": { description: "The revoked key" }, ...errors } },
       },
       "/v1/admin/usage": { get: { summary: "Usage of any key or all keys (admin)", responses: { "200": { description: "Usage" }, ...errors } } },
+      "/v1/admin/upstreams": { get: { summary: "A gateway's upstream engines: health, load, requests, prefix hits (admin)", responses: { "200": { description: "A list of upstreams" }, ...errors } } },
       "/health": { get: { summary: "200 when serving, 503 while the model loads", security: [], responses: { "200": { description: "ok" }, "503": { description: "loading" } } } },
       "/metrics": { get: { summary: "Prometheus metrics", security: [], responses: { "200": { description: "text/plain; version=0.0.4" } } } },
     },
