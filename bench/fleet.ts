@@ -88,15 +88,30 @@ interface Turn {
   completion: number;
 }
 
+/**
+ * A role-play character card of about 400 tokens, different for every chat from its first
+ * words: the shape of SillyTavern's system prompts, whose cards run to hundreds of tokens.
+ */
+function characterCard(i: number): string {
+  const traits = ["patient", "curious", "stubborn", "generous", "wary", "cheerful", "proud", "gentle"];
+  const places = ["harbour town", "mountain pass", "desert market", "river delta", "frozen keep", "forest shrine"];
+  const lines = [`Character ${i}: ${["Aria", "Bram", "Cato", "Dara", "Eryn", "Fenn", "Galen", "Hale"][i % 8]} of the ${places[i % places.length]}.`];
+  for (let k = 0; k < 12; k++) {
+    lines.push(
+      `Trait ${k + 1}: ${traits[(i + k) % traits.length]} when speaking with strangers, ${traits[(i * 3 + k) % traits.length]} with old friends, and always mindful of the ${places[(i + k) % places.length]} where the story began.`,
+    );
+  }
+  lines.push("Stay in character. Describe places, people, weather and the small things that make a world feel lived in. Keep every detail consistent.");
+  return lines.join("\n");
+}
+
 /** One chat, turn by turn, streamed: TTFT and the usage of each turn. */
 async function chat(base: string, i: number): Promise<Turn[]> {
-  const messages: { role: string; content: string }[] = [
-    { role: "system", content: `You are companion number ${i} in a long-running story game. Keep every detail of the story consistent, answer in character, and describe the scene with care: places, people, weather and the small things that make a world feel lived in.` },
-  ];
+  const messages: { role: string; content: string }[] = [{ role: "system", content: characterCard(i) }];
   const out: Turn[] = [];
   let held = 0;
   for (let t = 0; t < TURNS; t++) {
-    messages.push({ role: "user", content: `Turn ${t} of story ${i}: the travellers reach a new place. What do they see, hear and decide to do next?` });
+    messages.push({ role: "user", content: `Turn ${t}: what happens next?` });
     const t0 = performance.now();
     const res = await fetch(`${base}/v1/chat/completions`, {
       method: "POST",
@@ -135,7 +150,9 @@ interface PolicyResult {
 }
 
 async function runPolicy(model: string, policy: "cache-aware" | "round-robin"): Promise<PolicyResult> {
-  const node = () => serve(["--role", "engine", "--model", model, "--threads", "1", "--parallel", "4", "--ctx-size", "2048"]);
+  // Enough sequences for every chat to keep one (16 chats over 2 nodes): what routing decides is
+  // then whether a turn finds its conversation where it goes.
+  const node = () => serve(["--role", "engine", "--model", model, "--threads", "1", "--parallel", String(Math.ceil(CHATS / 2)), "--ctx-size", "2048"]);
   const nodes = await Promise.all([node(), node()]);
   const gateway = await serve(["--upstream", nodes[0]?.url as string, "--upstream", nodes[1]?.url as string, "--routing", policy]);
   await new Promise((r) => setTimeout(r, 500));
@@ -216,7 +233,7 @@ function routingTable(ca: PolicyResult, rr: PolicyResult): string[] {
   ];
 }
 
-process.stderr.write(`fleet bench: ${CHATS} chats x ${TURNS} turns, ${shape} shape, 2 nodes (1 thread, 4 slots each)\n`);
+process.stderr.write(`fleet bench: ${CHATS} chats x ${TURNS} turns, ${shape} shape, 2 nodes (1 thread, ${Math.ceil(CHATS / 2)} slots each)\n`);
 const results: PolicyResult[] = [];
 if (args.only !== "overhead") {
   const model = ensureModel(BENCH_CACHE, shape, "q8_0", { onWrite: () => process.stderr.write(`writing the ${shape} random-weights model…\n`) });
@@ -233,7 +250,7 @@ if (args.only !== "routing") {
 
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const md = [
-  `Fleet benchmark ${new Date().toISOString().slice(0, 10)}: ${CHATS} chats × ${TURNS} turns (max_tokens ${MAX_TOKENS}), ${shape} shape q8_0, two nodes (1 thread, 4 slots each) behind one gateway on one machine (${cpu}, ${os.availableParallelism()} threads). Command: \`npm run bench:fleet -- --shape ${shape} --chats ${CHATS} --turns ${TURNS}\`.`,
+  `Fleet benchmark ${new Date().toISOString().slice(0, 10)}: ${CHATS} chats × ${TURNS} turns (max_tokens ${MAX_TOKENS}), ${shape} shape q8_0, two nodes (1 thread, ${Math.ceil(CHATS / 2)} slots each) behind one gateway on one machine (${cpu}, ${os.availableParallelism()} threads). Command: \`npm run bench:fleet -- --shape ${shape} --chats ${CHATS} --turns ${TURNS}\`.`,
   "",
   ...(results.length === 2 ? routingTable(results[0] as PolicyResult, results[1] as PolicyResult) : []),
   "",

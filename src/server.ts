@@ -1,12 +1,10 @@
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import pino, { type Logger } from "pino";
 import { createApp } from "./api/app.js";
 import { handleClientErrors } from "./api/clientErrors.js";
-import type { ApiDeps, UsageEvent } from "./api/deps.js";
+import type { ApiDeps } from "./api/deps.js";
 import { loading, modelNotFound } from "./api/errors.js";
-import type { ModelObject } from "./api/protocol/chatCompletionResponse.js";
+import { toModelObject } from "./api/translate/toModelObject.js";
 import { Accounting } from "./accounting/Accounting.js";
 import { KeyRing } from "./accounting/KeyRing.js";
 import { costPicoUsd } from "./accounting/pricing.js";
@@ -15,6 +13,7 @@ import { DEMO_ID, LUNARIS } from "./catalog.js";
 import { isLoopback, type ServeConfig } from "./config/serveConfig.js";
 import type { Engine } from "./engine/types.js";
 import { Metrics } from "./observability/metrics.js";
+import { listen } from "./listen.js";
 import { openEngine } from "./openEngine.js";
 
 export interface RunningServer {
@@ -28,44 +27,23 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function toModelObject(engine: Engine | null, id: string): ModelObject {
-  const d = engine?.model;
-  return {
-    id,
-    object: "model",
-    created: 1718841600, // the model's release (2024-06-20)
-    owned_by: LUNARIS.ownedBy,
-    context_length: d?.contextLength ?? LUNARIS.contextLength,
-    max_tokens: d?.contextLength ?? LUNARIS.contextLength,
-    pricing: {
-      input_tokens: LUNARIS.prices.inputMicrosPerMillion / 1e6,
-      output_tokens: LUNARIS.prices.outputMicrosPerMillion / 1e6,
-      unit: "USD per 1M tokens",
-    },
-    metadata: {
-      description: LUNARIS.description,
-      precision: LUNARIS.precision,
-      quantization: d?.quantization ?? null,
-      file: d?.file ?? null,
-      recommended_settings: LUNARIS.recommended,
-      ...(d?.demo ? { demo: true, note: "demo model with random weights: replies are gibberish" } : {}),
-    },
-  };
-}
-
 /** Config → dependencies → HTTP server; the model loads in the background (/health says 503 until then). */
 export interface StartOptions {
   /** Download progress of the model file (the CLI draws a bar). */
   onProgress?: ((done: number, total: number | null) => void) | undefined;
+  /** The clock of rate windows and ledger times (tests move it instead of waiting out a window). */
+  now?: (() => number) | undefined;
 }
 
-export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: cfg.logLevel }), options: StartOptions = {}): Promise<RunningServer> {
+/** The ledger and keys: refuses to serve a network address without keys; decides open mode once. */
+async function openAccounting(cfg: ServeConfig, log: Logger, now: (() => number) | undefined): Promise<Accounting> {
   const store = await openStore(cfg.database, cfg.dataDir);
   const accounting = new Accounting(store, {
     envKeys: new KeyRing(cfg.apiKeys, "env"),
     adminKeys: new KeyRing(cfg.adminKeys, "admin"),
     leaseMs: cfg.requestTimeoutMs,
     windowMs: cfg.rateWindowMs,
+    now,
     // A request costs at most a full context of output tokens.
     holdPico: costPicoUsd(0, cfg.ctxSize ?? LUNARIS.contextLength, LUNARIS.prices),
   });
@@ -86,12 +64,14 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     );
   }
   log.info(`usage ledger: ${store.kind}`);
+  return accounting;
+}
+
+/** Config → dependencies → HTTP server; the engine opens in the background (/health says 503 until then). */
+export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: cfg.logLevel }), options: StartOptions = {}): Promise<RunningServer> {
+  const accounting = await openAccounting(cfg, log, options.now);
   let engine: Engine | null = null;
-  const servedIds = (): string[] => {
-    const ids = [LUNARIS.id, ...cfg.alias];
-    if (engine?.model.demo) ids.push(DEMO_ID);
-    return ids;
-  };
+  const servedIds = (): string[] => [LUNARIS.id, ...cfg.alias, ...(engine?.model.demo ? [DEMO_ID] : [])];
   const metrics = new Metrics(
     () => engine?.stats() ?? null,
     () => engine?.upstreams?.() ?? null,
@@ -106,7 +86,7 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
       if (servedIds().includes(requested)) return LUNARIS.id;
       throw modelNotFound(requested, servedIds());
     },
-    models: () => servedIds().map((id) => toModelObject(engine, id)),
+    models: () => servedIds().map((id) => toModelObject(id, engine?.model ?? null)),
     prices: LUNARIS.prices,
     log,
     requestTimeoutMs: cfg.requestTimeoutMs,
@@ -116,33 +96,9 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
     samplingDefaults: cfg.samplingDefaults,
     metrics,
     logPrompts: cfg.logPrompts,
-    recordUsage: async (e: UsageEvent) => {
-      const o = e.outcome;
-      const now = Date.now();
-      await accounting.record({
-        requestId: e.requestId,
-        keyId: e.principal?.keyId ?? null,
-        user: e.user,
-        model: LUNARIS.id,
-        promptTokens: o.promptTokens,
-        cachedTokens: o.cachedTokens,
-        completionTokens: o.completionTokens,
-        costPico: costPicoUsd(o.promptTokens, o.completionTokens, LUNARIS.prices),
-        finishReason: o.finishReason,
-        status: e.status,
-        latencyMs: now - e.startedAt,
-        createdAt: now,
-      });
-    },
   };
-  const app = createApp(deps);
-  const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port }, () => resolve(s as Server));
-  });
+  const { server, url } = await listen(createApp(deps).fetch, cfg.host, cfg.port);
   handleClientErrors(server, log, metrics);
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
   log.info(`listening on ${url} (OpenAI base URL: ${url}/v1/openai or ${url}/v1)`);
 
   const ready = (async () => {

@@ -20,7 +20,7 @@ export interface AccountingOptions {
   /** How long a concurrency lease may live: the request timeout. */
   leaseMs?: number | undefined;
   windowMs?: number | undefined;
-  /** The clock for limits (tests inject one). */
+  /** The clock of rate windows, budget months and ledger times (tests inject one). */
   now?: (() => number) | undefined;
   /** Most one request can cost: what a budget holds for it while it runs. */
   holdPico?: bigint | undefined;
@@ -38,6 +38,8 @@ export class Accounting {
   private readonly envKeys: KeyRing;
   private readonly adminKeys: KeyRing;
   private readonly windowMs: number;
+  /** The clock of rate windows, budget months and ledger rows (Date.now unless a test injects one). */
+  readonly now: () => number;
   /** This server process, for the concurrency leases it holds. */
   readonly instanceId = randomUUID();
   private heartbeat: NodeJS.Timeout | null = null;
@@ -54,6 +56,7 @@ export class Accounting {
     this.envKeys = o.envKeys ?? new KeyRing([]);
     this.adminKeys = o.adminKeys ?? new KeyRing([]);
     this.windowMs = o.windowMs ?? WINDOW_MS;
+    this.now = o.now ?? Date.now;
     this.limiter = new Limiter(store, { leaseMs: o.leaseMs ?? 600_000, windowMs: this.windowMs, instanceId: this.instanceId, now: o.now, holdPico: o.holdPico });
   }
 

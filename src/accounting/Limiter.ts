@@ -49,7 +49,7 @@ export interface LimiterOptions {
   windowMs?: number | undefined;
   /** This server instance: its leases die with it (see HEARTBEAT_MS). */
   instanceId: string;
-  /** The clock (tests inject one). */
+  /** The clock of rate windows and budget months (tests inject one); leases run on the wall clock, as heartbeats do. */
   now?: (() => number) | undefined;
   /** Most one request can cost (a full context of output): its budget hold while it runs. */
   holdPico?: bigint | undefined;
@@ -106,9 +106,10 @@ export class Limiter {
       instanceId: this.options.instanceId,
       amountPico: this.options.holdPico ?? DEFAULT_HOLD_PICO,
       limitPico: BigInt(budgetMicros) * 1_000_000n,
-      now,
-      expiresAt: now + this.options.leaseMs,
-      aliveAfter: now - DEAD_AFTER_MS,
+      // Expiry and liveness run on the wall clock, which heartbeats are written with.
+      now: Date.now(),
+      expiresAt: Date.now() + this.options.leaseMs,
+      aliveAfter: Date.now() - DEAD_AFTER_MS,
     });
     if (!held) {
       throw new LimitExceeded(
@@ -146,7 +147,7 @@ export class Limiter {
       headers["x-ratelimit-reset-requests"] = `${resetS}s`;
       if (counts.requests >= limits.rpm) throw this.overRpm(limits.rpm, resetS, headers);
     }
-    const leaseId = limits.maxConcurrent !== null ? await this.lease(keyId, limits.maxConcurrent, now, headers) : null;
+    const leaseId = limits.maxConcurrent !== null ? await this.lease(keyId, limits.maxConcurrent, Date.now(), headers) : null;
     const release = async () => {
       if (leaseId !== null) await this.store.releaseLease(leaseId);
       await dropHold(); // the request's row is in the ledger by now: its real cost replaces the hold

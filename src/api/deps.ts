@@ -5,20 +5,7 @@ import type { Principal } from "../accounting/types.js";
 import type { Engine } from "../engine/types.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { ModelObject } from "./protocol/chatCompletionResponse.js";
-import type { CompletionOutcome } from "./routes/completionRunner.js";
 import type { SamplingDefaults } from "./translate/toGenerationRequest.js";
-
-export interface UsageEvent {
-  /** The completion id the client sees (chatcmpl-…). */
-  requestId: string;
-  /** The request's `user` field. */
-  user: string | null;
-  outcome: CompletionOutcome;
-  /** HTTP status the client saw; 499 when it went away first. */
-  status: number;
-  principal: Principal | null;
-  startedAt: number;
-}
 
 /** Everything the HTTP layer needs, injected by the server composition (and by tests). */
 export interface ApiDeps {
@@ -33,6 +20,7 @@ export interface ApiDeps {
   requestTimeoutMs: number;
   /** Idle time after which a stream gets an SSE comment (0: never). */
   sseKeepAliveMs: number;
+  /** Keys, limits, and the ledger every request writes one row to (completion/finish.ts). */
   accounting: Accounting;
   /** Origins allowed to call the API from a browser; ["*"] for any. */
   corsOrigins: readonly string[];
@@ -41,8 +29,6 @@ export interface ApiDeps {
   metrics: Metrics;
   /** Log prompts and completions (debug only; off by default). */
   logPrompts: boolean;
-  /** Writes the ledger row; awaited before a response's last byte. */
-  recordUsage(event: UsageEvent): Promise<void>;
 }
 
 export type AppEnv = {

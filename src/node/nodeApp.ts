@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { stream } from "hono/streaming";
 import type { Logger } from "pino";
 import { toApiError, unauthorized } from "../api/errors.js";
@@ -74,43 +74,7 @@ export function createNodeApp(deps: NodeDeps): Hono {
     return c.json({ text: await engine().detokenize(tokens as number[]) });
   });
 
-  app.post(NODE_PATHS.generate, async (c) => {
-    const request = decodeRequest(await readJsonBody(c));
-    // The gateway closing the connection (its client left, or it gave up) frees the sequence.
-    const signal = clientAbortSignal(c, deps.requestTimeoutMs);
-    const events = engine().generate({ ...request, signal })[Symbol.asyncIterator]();
-    // Errors before the first event keep their status, so the gateway can tell a request's
-    // fault (4xx: answer it) from the node's (5xx, 429: try another node).
-    const first = await events.next();
-    const outgoing = nodeResponse(c);
-    if (outgoing) {
-      // Straight onto Node's response: a web stream per request costs a gateway hop ~0.3 ms.
-      outgoing.writeHead(200, { "content-type": NDJSON });
-      const write = async (line: string) => {
-        if (!outgoing.write(line) && !outgoing.destroyed) await new Promise((r) => outgoing.once("drain", r).once("close", r));
-      };
-      try {
-        if (!first.done) await write(encodeEvent(first.value));
-        for (let r = await events.next(); !r.done; r = await events.next()) await write(encodeEvent(r.value));
-      } catch (e) {
-        if (!signal.aborted) deps.log.error({ err: e }, "generation failed on this node");
-        await write(encodeEvent(errorLine(generationFailed(e))));
-      }
-      outgoing.end();
-      return RESPONSE_ALREADY_SENT;
-    }
-    c.header("content-type", NDJSON);
-    return stream(c, async (out) => {
-      try {
-        if (!first.done) await out.write(encodeEvent(first.value));
-        for (let r = await events.next(); !r.done; r = await events.next()) await out.write(encodeEvent(r.value));
-      } catch (e) {
-        const err = generationFailed(e);
-        if (!signal.aborted) deps.log.error({ err: e }, "generation failed on this node");
-        await out.write(encodeEvent(errorLine(err)));
-      }
-    });
-  });
+  app.post(NODE_PATHS.generate, generateHandler(deps, engine));
 
   app.notFound((c) => c.json({ error: { message: `No engine route ${c.req.method} ${c.req.path}.`, type: "invalid_request_error", param: null, code: "unknown_url" } }, 404));
   app.onError((err, c) => {
@@ -120,4 +84,42 @@ export function createNodeApp(deps: NodeDeps): Hono {
     return c.json(e.toBody(), e.status);
   });
   return app;
+}
+
+/**
+ * POST /engine/v1/generate: a GenerationRequest in, NDJSON events out. Errors before the first
+ * event keep their status, so the gateway can tell a request's fault (4xx: answer it) from the
+ * node's (5xx, 429: try another node); after it they are the stream's last line.
+ */
+function generateHandler(deps: NodeDeps, engine: () => Engine) {
+  return async (c: Context) => {
+    const request = decodeRequest(await readJsonBody(c));
+    // The gateway closing the connection (its client left, or it gave up) frees the sequence.
+    const signal = clientAbortSignal(c, deps.requestTimeoutMs);
+    const events = engine().generate({ ...request, signal })[Symbol.asyncIterator]();
+    const first = await events.next();
+    const lines = async function* () {
+      try {
+        if (!first.done) yield encodeEvent(first.value);
+        for (let r = await events.next(); !r.done; r = await events.next()) yield encodeEvent(r.value);
+      } catch (e) {
+        if (!signal.aborted) deps.log.error({ err: e }, "generation failed on this node");
+        yield encodeEvent(errorLine(generationFailed(e)));
+      }
+    };
+    const outgoing = nodeResponse(c);
+    if (!outgoing) {
+      c.header("content-type", NDJSON); // in-process requests (tests): hono's stream
+      return stream(c, async (out) => {
+        for await (const line of lines()) await out.write(line);
+      });
+    }
+    // Straight onto Node's response: a web stream per request costs a gateway hop ~0.3 ms.
+    outgoing.writeHead(200, { "content-type": NDJSON });
+    for await (const line of lines()) {
+      if (!outgoing.write(line) && !outgoing.destroyed) await new Promise((r) => outgoing.once("drain", r).once("close", r));
+    }
+    outgoing.end();
+    return RESPONSE_ALREADY_SENT;
+  };
 }

@@ -1,9 +1,8 @@
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import pino, { type Logger } from "pino";
 import { isLoopback, type ServeConfig } from "../config/serveConfig.js";
 import type { Engine } from "../engine/types.js";
+import { listen } from "../listen.js";
 import { openEngine } from "../openEngine.js";
 import { createNodeApp } from "./nodeApp.js";
 
@@ -28,13 +27,8 @@ export async function startNode(cfg: ServeConfig, log: Logger = pino({ level: cf
   if (cfg.upstreams.length > 0) throw new Error("An engine node runs its model in process: --upstream is for gateways (--role api).");
   let engine: Engine | null = null;
   const app = createNodeApp({ engine: () => engine, secret: cfg.clusterSecret ?? null, requestTimeoutMs: cfg.requestTimeoutMs, log });
-  const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: cfg.host, port: cfg.port }, () => resolve(s as Server));
-  });
+  const { server, url } = await listen(app.fetch, cfg.host, cfg.port);
   server.keepAliveTimeout = 65_000; // longer than a gateway's idle connections
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
   log.info(`engine node listening on ${url}${cfg.clusterSecret ? " (cluster secret required)" : " (loopback, no secret)"}`);
   const ready = (async () => {
     engine = await openEngine(cfg, { log, onProgress });

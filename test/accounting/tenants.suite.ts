@@ -28,12 +28,20 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
   };
   const chat = (secret: string, body: Record<string, unknown> = {}) =>
     srv.post("/v1/openai/chat/completions", { model: MODEL_ID, messages: hi, max_tokens: 4, ...body }, { authorization: `Bearer ${secret}` });
-  /** Waits for the start of the next rate window, so a test gets a whole window. */
-  const nextWindow = () => sleep(WINDOW_MS - (Date.now() % WINDOW_MS) + 50);
+  // The server's rate windows run on this clock: a test moves it to the next window instead of
+  // waiting one out (the limiter's clock is injectable for exactly this).
+  let offset = 0;
+  const now = () => Date.now() + offset;
+  /** Moves the server's clock to the start of the next rate window, so a test gets a whole window. */
+  const nextWindow = async () => {
+    offset += WINDOW_MS - (now() % WINDOW_MS) + 1;
+  };
+  /** Waits for the next window on the wall clock: for server processes spawned apart from this one. */
+  const nextRealWindow = () => sleep(WINDOW_MS - (Date.now() % WINDOW_MS) + 50);
 
   before(async () => {
     db = await freshDatabase(kind);
-    srv = await startTestServer({ database: db.database, dataDir: db.dataDir, adminKeys: [ADMIN], rateWindowMs: WINDOW_MS });
+    srv = await startTestServer({ database: db.database, dataDir: db.dataDir, adminKeys: [ADMIN], rateWindowMs: WINDOW_MS }, undefined, { now });
   });
   after(async () => {
     await srv?.close();
@@ -302,7 +310,7 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
             headers: { authorization: `Bearer ${k.secret}`, "content-type": "application/json" },
             body: JSON.stringify({ model: MODEL_ID, messages: hi, max_tokens: 2, ...body }),
           });
-        await nextWindow();
+        await nextRealWindow();
         const long = await ask(a, { max_tokens: 400, stream: true }); // holds the key's one slot on A
         assert.equal(long.status, 200);
         const onB = await ask(b);

@@ -5,7 +5,7 @@ import OpenAI from "openai";
 import pino from "pino";
 import { parseServeConfig, type ServeConfig } from "../../src/config/serveConfig.js";
 import { startNode } from "../../src/node/startNode.js";
-import { type RunningServer, startServer } from "../../src/server.js";
+import { type RunningServer, type StartOptions, startServer } from "../../src/server.js";
 import { TEST_CACHE, tinyModelPath } from "./testModel.js";
 
 export const MODEL_ID = "Sao10K/L3-8B-Lunaris-v1";
@@ -36,11 +36,11 @@ export function testServeConfig(overrides: Partial<Record<keyof ServeConfig, unk
  * process, over real HTTP) with the tiny model, and the API in front of them as a gateway
  * (test/fleet/ runs the chat API's own test files this way).
  */
-async function startViaGateway(overrides: Partial<Record<keyof ServeConfig, unknown>>, logger: pino.Logger): Promise<RunningServer> {
+async function startViaGateway(overrides: Partial<Record<keyof ServeConfig, unknown>>, logger: pino.Logger, options: StartOptions): Promise<RunningServer> {
   const nodes = await Promise.all([0, 1].map(() => startNode(testServeConfig({ ...overrides, apiKeys: [], adminKeys: [], role: "engine" }), logger)));
   await Promise.all(nodes.map((n) => n.ready));
   const cfg = testServeConfig({ ...overrides, upstreams: nodes.map((n) => ({ url: n.url })) });
-  const running = await startServer(cfg, logger);
+  const running = await startServer(cfg, logger, options);
   return {
     ...running,
     async close() {
@@ -55,10 +55,11 @@ export const VIA_GATEWAY = process.env.LUNARIS_TEST_GATEWAY === "1";
 export async function startTestServer(
   overrides: Partial<Record<keyof ServeConfig, unknown>> = {},
   logger?: pino.Logger,
+  options: StartOptions = {},
 ): Promise<TestServer> {
   const cfg = testServeConfig(overrides);
   const log = logger ?? pino({ level: cfg.logLevel });
-  const running = VIA_GATEWAY ? await startViaGateway(overrides, log) : await startServer(cfg, log);
+  const running = VIA_GATEWAY ? await startViaGateway(overrides, log, options) : await startServer(cfg, log, options);
   await running.ready;
   const key = cfg.apiKeys[0] ?? "unused";
   const base = `${running.url}/v1/openai`;

@@ -7,7 +7,8 @@ import type { ChatCompletion } from "../protocol/chatCompletionResponse.js";
 import { parseWith } from "../protocol/parseWith.js";
 import { ChunkFactory, newCompletionId, toChoiceLogprobs, toWireToolCall } from "../translate/toChatCompletion.js";
 import { toGenerationRequest } from "../translate/toGenerationRequest.js";
-import { type CompletionFormat, runCompletion } from "./completionRunner.js";
+import type { CompletionFormat } from "../completion/outcome.js";
+import { runCompletion } from "../completion/runCompletion.js";
 import { reportIgnored } from "./reportIgnored.js";
 import { CHAT_SCHEMA_PARAMS, withWireParams } from "../translate/toWireParam.js";
 

@@ -7,7 +7,8 @@ import { LLAMA_COMPLETION_FIELDS, llamaCompletionRequestSchema } from "../protoc
 import { parseWith } from "../protocol/parseWith.js";
 import { newCompletionId } from "../translate/toChatCompletion.js";
 import { toCompletionProbabilities, toLlamaGeneration, toStopType, toTimings } from "../translate/toLlamaCompletion.js";
-import { type CompletionFormat, runCompletion } from "./completionRunner.js";
+import type { CompletionFormat } from "../completion/outcome.js";
+import { runCompletion } from "../completion/runCompletion.js";
 import { LLAMA_SCHEMA_PARAMS, withWireParams } from "../translate/toWireParam.js";
 
 /** llama-server's reply shapes: a stream of `{content, stop: false}` chunks, then one with `stop: true`, timings and counts. */

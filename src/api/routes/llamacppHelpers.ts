@@ -9,13 +9,13 @@ import { SAMPLING_DEFAULTS } from "../translate/toGenerationRequest.js";
  * llama.cpp-server-style helpers that text-completion front-ends (SillyTavern's llama.cpp
  * mode, Kobold Lite) call: /tokenize, /detokenize and /props.
  */
-const tokenizeSchema = z.object({
+export const tokenizeSchema = z.object({
   content: z.string(),
   add_special: z.boolean().optional(),
   parse_special: z.boolean().optional(),
   with_pieces: z.boolean().optional(),
 });
-const detokenizeSchema = z.object({ tokens: z.array(z.number().int().min(0)) });
+export const detokenizeSchema = z.object({ tokens: z.array(z.number().int().min(0)) });
 
 export function tokenizeHandler(deps: ApiDeps) {
   return async (c: Context<AppEnv>) => {

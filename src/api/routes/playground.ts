@@ -1,17 +1,14 @@
 import { readFileSync } from "node:fs";
-import { Hono } from "hono";
+import type { Context } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.js";
 
 const WEB = new URL("../../../web/", import.meta.url);
 const read = (name: string) => readFileSync(new URL(name, WEB), "utf8");
 
 /** The playground page at `/`: static files, with the model card filled in at request time. */
-export function playgroundRoutes(deps: ApiDeps): Hono<AppEnv> {
-  const r = new Hono<AppEnv>();
+export function playgroundHandler(deps: ApiDeps) {
   const html = read("index.html");
-  const js = read("app.js");
-  const css = read("style.css");
-  r.get("/", (c) => {
+  return (c: Context<AppEnv>) => {
     const m = deps.models()[0];
     const card = {
       id: m?.id,
@@ -26,8 +23,12 @@ export function playgroundRoutes(deps: ApiDeps): Hono<AppEnv> {
     };
     // JSON inside <script>: escape "<" so no "</script>" can end the element early.
     return c.html(html.replace("__MODEL_CARD__", JSON.stringify(card).replace(/</g, "\\u003c")));
-  });
-  r.get("/playground/app.js", (c) => c.body(js, 200, { "content-type": "text/javascript; charset=utf-8" }));
-  r.get("/playground/style.css", (c) => c.body(css, 200, { "content-type": "text/css; charset=utf-8" }));
-  return r;
+  };
+}
+
+/** One of the playground's static files, read once. */
+export function playgroundAsset(name: "app.js" | "style.css") {
+  const body = read(name);
+  const type = name.endsWith(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
+  return () => (c: Context<AppEnv>) => c.body(body, 200, { "content-type": type });
 }

@@ -16,7 +16,8 @@ import { parseWith } from "../protocol/parseWith.js";
 import { newCompletionId } from "../translate/toChatCompletion.js";
 import { toSampling, toStopSequences } from "../translate/toGenerationRequest.js";
 import { concatLegacyLogprobs, toLegacyLogprobs } from "../translate/toTextCompletion.js";
-import { type CompletionFormat, type StartEvent, runCompletion } from "./completionRunner.js";
+import type { CompletionFormat, StartEvent } from "../completion/outcome.js";
+import { runCompletion } from "../completion/runCompletion.js";
 import { reportIgnored } from "./reportIgnored.js";
 
 interface TextOptions {

@@ -5,13 +5,12 @@ import {
   type LlamaGrammar,
   LlamaGrammarEvaluationState,
   type LlamaModel,
-  type SequenceEvaluateOptions,
   type Token,
-  TokenBias,
 } from "node-llama-cpp";
-import { ALIGNED_CHUNK, alignedPrefix, setAlignedPrefix } from "./alignment.js";
+import { ALIGNED_CHUNK, alignedPrefix, reusablePrefix, setAlignedPrefix } from "./alignment.js";
 import type { PrefixStore } from "./PrefixStore.js";
-import { commonPrefixLength } from "./tokens.js";
+import { describeLogprob } from "./logprobs.js";
+import { samplerOptions, tokenBiasFor } from "./samplerOptions.js";
 import { TextAssembler } from "../TextAssembler.js";
 import { type Utf8Vocabulary, Utf8Guard } from "../grammar/utf8Guard.js";
 import type { TokenBytes } from "../tokenBytes.js";
@@ -61,38 +60,6 @@ export interface ChoiceJob {
   onEnd(reason: StopReason, completionTokens: number): void;
   onError(error: unknown): void;
 }
-
-/** A token's log-probability and the `want.top` most likely alternatives (the Map is sorted, most likely first). */
-function describeLogprob(
-  token: Token,
-  probabilities: Map<Token, number> | undefined,
-  p: number,
-  want: { top: number; tokenBytes: TokenBytes },
-): TokenLogprob {
-  const describe = (t: number, prob: number) => ({
-    token: t,
-    text: want.tokenBytes.text(t),
-    bytes: [...want.tokenBytes.bytes(t)],
-    // A token outside the (truncated) distribution gets a very low value rather than -Infinity, which JSON cannot carry.
-    logprob: prob > 0 ? Math.log(prob) : -9999,
-  });
-  const top: TokenLogprob["top"][number][] = [];
-  if (probabilities) {
-    for (const [t, prob] of probabilities) {
-      if (top.length >= want.top) break;
-      top.push(describe(t, prob));
-    }
-  }
-  return { ...describe(token, p), top };
-}
-
-/** Neutral penalty values: the penalties sampler is skipped entirely when all are neutral. */
-function penaltiesActive(s: SamplingOptions): boolean {
-  return s.presencePenalty !== 0 || s.frequencyPenalty !== 0 || s.repetitionPenalty !== 1;
-}
-
-/** The lowest XTC threshold passed to llama.cpp (see open()). */
-const XTC_MIN_THRESHOLD = 1e-6;
 
 type Sampled = { token: Token; probabilities?: Map<Token, number>; confidence?: number };
 type Evaluation = AsyncGenerator<Sampled, void, void | Token | Token[]>;
@@ -267,12 +234,8 @@ export class Generation {
     return !this.admitted && this.job.promptLogprobs === true && this.job.logprobs !== undefined;
   }
 
-  /** Keeps at least the last prompt token to evaluate: logits are not part of the cached state. */
   private reusableTokens(): number {
-    const shared = Math.min(commonPrefixLength(this.sequence.contextTokens, this.job.prompt), this.job.prompt.length - 1);
-    if (!this.job.reproducible) return shared;
-    const aligned = Math.min(shared, alignedPrefix(this.sequence));
-    return aligned - (aligned % ALIGNED_CHUNK);
+    return reusablePrefix(this.sequence.contextTokens, this.job.prompt, this.job.reproducible ? alignedPrefix(this.sequence) : null);
   }
 
   /** Drops the cache past the shared prefix, reports admission; returns the prompt tokens left to read. */
@@ -304,42 +267,11 @@ export class Generation {
   /** Starts the engine's generator on the last part of the prompt, with this choice's sampling. */
   private open(tokens: Token[]): Evaluation {
     const { prompt, sampling: s } = this.job;
-    const options: SequenceEvaluateOptions = {
-      temperature: s.temperature,
-      topP: s.topP,
-      topK: s.topK,
-      minP: s.minP,
-      seed: s.seed,
-      yieldEogToken: true,
-    };
-    if (penaltiesActive(s)) {
-      const window = s.penaltyLastN;
-      options.repeatPenalty = {
-        punishTokens: () => (window === undefined ? this.generated : window <= 0 ? [] : this.generated.slice(-window)),
-        maxPunishTokens: Math.max(64, this.job.maxTokens),
-        penalty: s.repetitionPenalty,
-        frequencyPenalty: s.frequencyPenalty,
-        presencePenalty: s.presencePenalty,
-      };
-    }
-    // XTC keeps the least likely of the tokens at or above its threshold. At 0 that is every
-    // candidate, so the one kept was one the grammar or a ban had set to -inf (p = 0): the grammar
-    // then refused the sampled token and the process died (a hostile-client finding). A threshold
-    // just above 0 never reaches a removed token.
-    if (s.xtc) options.xtc = { probability: s.xtc.probability, threshold: Math.max(s.xtc.threshold, XTC_MIN_THRESHOLD) };
-    if (s.dry && s.dry.multiplier > 0) {
-      options.dryRepeatPenalty = {
-        strength: s.dry.multiplier,
-        base: s.dry.base,
-        allowedLength: s.dry.allowedLength,
-        // "Whole history" as null/-1 disables DRY in this node-llama-cpp build (measured: no
-        // effect at all); the sequence's own length bound says the same thing and works.
-        // llama.cpp allocates 8 bytes per token of the window on the JS thread (5e8 froze the
-        // server 6 s and took 3.8 GiB): more than the context is meaningless.
-        lastTokens: Math.min(s.dry.lastN ?? prompt.length + this.job.maxTokens, this.sequence.contextSize),
-        sequenceBreakers: [...s.dry.sequenceBreakers],
-      };
-    }
+    const options = samplerOptions(s, {
+      punishable: () => this.generated,
+      maxPunishTokens: Math.max(64, this.job.maxTokens),
+      dryWindow: Math.min(s.dry?.lastN ?? prompt.length + this.job.maxTokens, this.sequence.contextSize),
+    });
     let guard: Utf8Guard | null = null;
     const out = this.job.output;
     if (this.grammar && out.kind !== "text") {
@@ -347,46 +279,18 @@ export class Generation {
       options.grammarEvaluationState = state;
       guard = new Utf8Guard(out.utf8);
     }
-    const bias = this.tokenBias(guard);
+    const bias = tokenBiasFor(this.model, s, {
+      grammar: this.grammar !== null,
+      guard,
+      eogTokens: this.job.eogTokens,
+      generated: () => this.generated,
+    });
     if (bias) options.tokenBias = bias;
     // Probabilities cost a full-vocabulary copy per token (~70 ms on the tiny model); the
     // sampled token's own probability ("confidence") is a C++ sort. Ask only for what is needed.
     const lp = this.mode === "tools" ? undefined : this.job.logprobs;
     const metadata = { probabilities: lp !== undefined && lp.top > 0, confidence: lp !== undefined && lp.top === 0 };
     return this.sequence.evaluateWithMetadata(tokens, metadata, options) as Evaluation;
-  }
-
-  /**
-   * logit_bias, banned tokens, ignore_eos and min_tokens as a per-token bias function.
-   * `TokenBias.set()` silently skips end-of-generation tokens, so biases go into its map
-   * directly (ENGINE-NOTES §1b): that is the only way to ban or boost <|eot_id|>.
-   * Under a grammar the end of generation belongs to the grammar, so it is never suppressed,
-   * and the UTF-8 guard's bans are added before each token.
-   */
-  private tokenBias(guard: Utf8Guard | null): (() => TokenBias) | null {
-    const s = this.job.sampling;
-    const make = (banned: readonly number[] = []) => {
-      const b = new TokenBias(this.model.tokenizer);
-      const map = (b as unknown as { _biases: Map<Token, number> })._biases;
-      for (const [token, logit] of s.logitBias ?? []) map.set(token as Token, logit);
-      for (const t of banned) map.set(t as Token, Number.NEGATIVE_INFINITY);
-      return b;
-    };
-    if (guard) {
-      const built = new Map<number, TokenBias>();
-      return () => {
-        const { state, banned } = guard.next(this.generated);
-        let b = built.get(state);
-        if (!b) built.set(state, (b = make(banned)));
-        return b;
-      };
-    }
-    const suppressEog = this.grammar === null && (s.ignoreEos === true || (s.minTokens ?? 0) > 0);
-    if (!suppressEog && (s.logitBias?.size ?? 0) === 0) return null;
-    const normal = make();
-    if (!suppressEog) return () => normal;
-    const noEog = make(this.job.eogTokens);
-    return () => (s.ignoreEos === true || this.generated.length < (s.minTokens ?? 0) ? noEog : normal);
   }
 
   /** Ends the choice: releases held text, reports, and stops the engine's generator. */

@@ -109,26 +109,7 @@ export class LlamaEngine implements Engine {
 
   static async load(o: LlamaEngineOptions): Promise<LlamaEngine> {
     const started = Date.now();
-    let llama: Llama;
-    try {
-      llama = await getLlama({
-        gpu: o.gpu === "off" ? false : o.gpu,
-        build: "never", // never compile at runtime: prebuilt or a build made by `lunaris` beforehand
-        // Selects scripts/build-engine.mjs's local build (node-llama-cpp names build folders after
-        // their CMake options); without one, the prebuilt binaries.
-        cmakeOptions: ENGINE_BUILD_CMAKE_OPTIONS,
-        maxThreads: o.threads ?? 0, // set below, once the math cores are known
-        logLevel: "error" as never,
-      });
-    } catch (e) {
-      if (o.gpu !== "cuda") throw e;
-      const missing = missingCudaLibraries();
-      throw new Error(
-        `--gpu cuda: node-llama-cpp could not load its CUDA build (${(e as Error).message.split("\n")[0]}).` +
-          (missing.length > 0 ? ` Missing: ${missing.join("; ")}.` : "") +
-          " See the README's GPU section, or run with --gpu auto to fall back to the CPU.",
-      );
-    }
+    const llama = await openLlama(o);
     const threads = o.threads ?? defaultThreads(llama.cpuMathCores);
     llama.maxThreads = threads;
     const onGpu = llama.gpu !== false;
@@ -161,18 +142,7 @@ export class LlamaEngine implements Engine {
         `${sequences} sequences × ${context.contextSize} tokens; flash attention ${context.flashAttention ? "on" : "off"}; ` +
         `loaded in ${Date.now() - started} ms`,
     );
-    const t = model.tokens;
-    const tok = (s: string): number => {
-      const ids = model.tokenize(s, true);
-      if (ids.length !== 1 || ids[0] === undefined) throw new Error(`the model has no ${s} token: not a Llama 3 model`);
-      return ids[0];
-    };
-    const specials: Llama3Specials = {
-      bos: t.bos ?? tok("<|begin_of_text|>"),
-      startHeader: tok("<|start_header_id|>"),
-      endHeader: tok("<|end_header_id|>"),
-      eot: tok("<|eot_id|>"),
-    };
+    const specials = llama3Specials(model);
     const pc = o.prefixCache;
     const prefixes = pc && pc.maxBytes > 0 ? new PrefixStore({ ...pc, minTokens: PREFIX_CACHE_MIN_TOKENS, log: o.log }) : null;
     const scheduler = new Scheduler(context, model, {
@@ -316,6 +286,7 @@ export class LlamaEngine implements Engine {
     return { ...sampling, logitBias: bias, bannedStrings: undefined };
   }
 
+  // eslint-disable-next-line max-lines-per-function -- one closure over the request's channel and its start/early state; split, those would travel as eight parameters
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent> {
     const { ids: prompt, addedBos } = this.promptTokens(request.prompt, request.tools);
     const gbnf = this.outputGrammar(request);
@@ -413,6 +384,44 @@ export class LlamaEngine implements Engine {
     await this.llamaModel.dispose();
     await this.llama.dispose();
   }
+}
+
+/** llama.cpp through node-llama-cpp: our local build when there is one; a CUDA failure explained. */
+async function openLlama(o: LlamaEngineOptions): Promise<Llama> {
+  try {
+    return await getLlama({
+      gpu: o.gpu === "off" ? false : o.gpu,
+      build: "never", // never compile at runtime: prebuilt or a build made by `lunaris` beforehand
+      // Selects scripts/build-engine.mjs's local build (node-llama-cpp names build folders after
+      // their CMake options); without one, the prebuilt binaries.
+      cmakeOptions: ENGINE_BUILD_CMAKE_OPTIONS,
+      maxThreads: o.threads ?? 0, // set by load(), once the math cores are known
+      logLevel: "error" as never,
+    });
+  } catch (e) {
+    if (o.gpu !== "cuda") throw e;
+    const missing = missingCudaLibraries();
+    throw new Error(
+      `--gpu cuda: node-llama-cpp could not load its CUDA build (${(e as Error).message.split("\n")[0]}).` +
+        (missing.length > 0 ? ` Missing: ${missing.join("; ")}.` : "") +
+        " See the README's GPU section, or run with --gpu auto to fall back to the CPU.",
+    );
+  }
+}
+
+/** The Llama 3 chat template's special tokens in this model's vocabulary. */
+function llama3Specials(model: LlamaModel): Llama3Specials {
+  const tok = (s: string): number => {
+    const ids = model.tokenize(s, true);
+    if (ids.length !== 1 || ids[0] === undefined) throw new Error(`the model has no ${s} token: not a Llama 3 model`);
+    return ids[0];
+  };
+  return {
+    bos: model.tokens.bos ?? tok("<|begin_of_text|>"),
+    startHeader: tok("<|start_header_id|>"),
+    endHeader: tok("<|end_header_id|>"),
+    eot: tok("<|eot_id|>"),
+  };
 }
 
 function gib(bytes: number): string {

@@ -1,5 +1,6 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 import { EngineError, generationFailed } from "../errors.js";
+import { chooseSequence } from "./sequenceChoice.js";
 import { type ChoiceJob, Generation } from "./Generation.js";
 import { commonPrefixLength } from "./tokens.js";
 import type { PrefixStore } from "./PrefixStore.js";
@@ -21,26 +22,6 @@ export interface SchedulerOptions {
   longCacheTokens: number;
 }
 
-/**
- * How many more tokens a sequence holding a long conversation must share with a prompt than a
- * sequence holding little, to be taken instead. Every Llama 3 chat shares its first 5 tokens,
- * and one more in common (two prompts opening with the same word) must not send a request onto
- * a long cached conversation, whose state is then copied out (72 MiB for 577 tokens of the 8B
- * model, 78–252 ms on a 2-core VM) and lost from the sequence, to spare one token of reading.
- */
-const LONG_CACHE_MARGIN = 16;
-
-/**
- * How many more tokens a free sequence must share with a prompt to be taken over one that keeps
- * the busy sequences in one run of consecutive ids. llama.cpp decodes each run as a ubatch of
- * its own (split_equal takes ids that ascend one by one), so two streams on sequences 0 and 2
- * pay two passes over the weights at every step: on the 8B shape on a 2-core EPYC VM ~2 × 165
- * ms a step instead of ~290. Reading 64 tokens more costs about 4 s on that CPU (16 tokens/s), what
- * two dozen steps lose with the extra pass; on a GPU the extra pass costs far more tokens'
- * worth. A conversation returning to its own sequence shares hundreds of tokens and still goes
- * there.
- */
-const CONTIGUITY_MARGIN = 64;
 
 interface Slot {
   sequence: LlamaContextSequence;
@@ -48,8 +29,6 @@ interface Slot {
   lastUsedAt: number;
 }
 
-/** A free sequence, how many tokens it shares with the prompt being admitted, and how many runs of consecutive busy sequences taking it leaves. */
-type Candidate = { slot: Slot; shared: number; runs: number };
 
 interface QueuedJob {
   job: ChoiceJob;
@@ -170,56 +149,22 @@ export class Scheduler {
     w?.();
   }
 
-  /**
-   * FIFO admission. The head job takes the free sequence sharing its longest prefix, except that
-   * a sequence that would give up a long cache (`longCacheTokens` or more past the shared part)
-   * is taken only when it shares LONG_CACHE_MARGIN tokens more than the best of the others: a
-   * one-off prompt does not evict a chat that may return. Among sequences that share about as
-   * much (within CONTIGUITY_MARGIN), the one that keeps the busy sequences in the fewest runs
-   * of consecutive ids wins, then the longer share, then the least recently used.
-   */
+  /** FIFO admission: the head job takes the free sequence chooseSequence (sequenceChoice.ts) picks. */
   private admit(): void {
     for (;;) {
       const head = this.queue[0];
       if (!head) return;
-      const cheap: Candidate[] = [];
-      let costly: Candidate | null = null;
-      for (const [i, slot] of this.slots.entries()) {
-        if (slot.busy) continue;
+      const views = this.slots.map((slot) => {
         const held = slot.sequence.contextTokens;
-        const c: Candidate = { slot, shared: commonPrefixLength(held, head.job.prompt), runs: this.busyRunsWith(i) };
-        if (held.length - c.shared < this.options.longCacheTokens) cheap.push(c);
-        else if (!costly || Scheduler.sharesMore(c, costly)) costly = c;
-      }
-      const mostShared = Math.max(-1, ...cheap.map((c) => c.shared));
-      let best: Candidate | null = null;
-      for (const c of cheap) {
-        if (c.shared + CONTIGUITY_MARGIN <= mostShared) continue;
-        if (!best || c.runs < best.runs || (c.runs === best.runs && Scheduler.sharesMore(c, best))) best = c;
-      }
-      if (costly && (!best || costly.shared >= mostShared + LONG_CACHE_MARGIN)) best = costly;
-      if (!best) return;
+        return { busy: slot.busy, held: held.length, shared: slot.busy ? 0 : commonPrefixLength(held, head.job.prompt), lastUsedAt: slot.lastUsedAt };
+      });
+      const chosen = chooseSequence(views, this.options.longCacheTokens);
+      if (chosen === null) return;
+      const slot = this.slots[chosen] as Slot;
       this.dequeue(head);
-      best.slot.busy = true;
-      this.active.add(new Generation(head.job, best.slot.sequence, this.model, this.options.prefixes));
+      slot.busy = true;
+      this.active.add(new Generation(head.job, slot.sequence, this.model, this.options.prefixes));
     }
-  }
-
-  /** More shared tokens first; ties to the least recently used, keeping fresher caches for later turns. */
-  private static sharesMore(a: Candidate, b: Candidate): boolean {
-    return a.shared !== b.shared ? a.shared > b.shared : a.slot.lastUsedAt < b.slot.lastUsedAt;
-  }
-
-  /** Runs of consecutive busy sequences (slots are in sequence-id order) if slot `taken` were busy too. */
-  private busyRunsWith(taken: number): number {
-    let runs = 0;
-    let previous = false;
-    for (const [i, s] of this.slots.entries()) {
-      const busy = s.busy || i === taken;
-      if (busy && !previous) runs++;
-      previous = busy;
-    }
-    return runs;
   }
 
   private async run(): Promise<void> {

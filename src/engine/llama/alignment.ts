@@ -1,4 +1,5 @@
-import type { LlamaContextSequence } from "node-llama-cpp";
+import { commonPrefixLength } from "./tokens.js";
+import type { LlamaContextSequence, Token } from "node-llama-cpp";
 
 /**
  * Prompt chunk for reproducible requests (the client chose the seed). llama.cpp's results for a
@@ -19,4 +20,16 @@ export function alignedPrefix(sequence: LlamaContextSequence): number {
 
 export function setAlignedPrefix(sequence: LlamaContextSequence, tokens: number): void {
   aligned.set(sequence, tokens - (tokens % ALIGNED_CHUNK));
+}
+
+/**
+ * How much of a sequence's cache a prompt can reuse: the shared prefix, less the prompt's last
+ * token (logits are not part of the cached state, so at least one token is read). A seeded
+ * request (`aligned`: the sequence's aligned prefix) reuses only whole aligned chunks of it.
+ */
+export function reusablePrefix(held: readonly Token[], prompt: readonly Token[], alignedTokens: number | null): number {
+  const shared = Math.min(commonPrefixLength(held, prompt), prompt.length - 1);
+  if (alignedTokens === null) return shared;
+  const within = Math.min(shared, alignedTokens);
+  return within - (within % ALIGNED_CHUNK);
 }

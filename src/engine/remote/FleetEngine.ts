@@ -1,6 +1,6 @@
 import { EngineError } from "../errors.js";
 import type { Engine, EngineStats, GenerationEvent, GenerationRequest, ModelDescriptor, UpstreamStatus } from "../types.js";
-import { type Candidate, DEFAULT_ROUTER, PrefixRouter, type RouterOptions } from "./PrefixRouter.js";
+import { DEFAULT_ROUTER, PrefixRouter, type RouterOptions } from "./PrefixRouter.js";
 import { FEATURE_PARAMS, type Feature, UpstreamRefused, featuresOf, type UpstreamClient, type UpstreamProbe } from "./upstream.js";
 
 /** Per-request figures, for per-upstream metrics (observability/ implements it). */
@@ -175,59 +175,18 @@ export class FleetEngine implements Engine {
         if (refusal && e instanceof EngineError && e.code === "upstream_unavailable") break;
         throw e;
       }
-      const candidates: Candidate[] = pick.members.map((m) => ({ id: m.id, inFlight: m.inFlight, weight: m.client.config.weight }));
-      const route = this.router.choose(key, candidates);
+      const route = this.router.choose(
+        key,
+        pick.members.map((m) => ({ id: m.id, inFlight: m.inFlight, weight: m.client.config.weight })),
+      );
       const m = pick.members[route.index] as Member;
       tried.add(m);
-      const hit = route.matchedBlocks > 0;
-      this.router.remember(m.id, key);
-      m.requests++;
-      if (hit) m.prefixHits++;
-      this.options.observer?.routed(m.id, hit);
-      const abort = new AbortController();
-      const onAbort = () => abort.abort(request.signal?.reason);
-      request.signal?.addEventListener("abort", onAbort, { once: true });
-      const t0 = performance.now();
-      let firstMs: number | null = null;
-      let outcome: "ok" | "error" | "refused" | "aborted" = "ok";
-      let reply = "";
-      m.inFlight++;
       try {
-        for await (const ev of m.client.generate(request, abort.signal)) {
-          if (firstMs === null) {
-            firstMs = performance.now() - t0;
-            if (ev.type === "start" && pick.ignored.length > 0) {
-              yield { ...ev, ignoredParams: [...(ev.ignoredParams ?? []), ...pick.ignored] };
-              continue;
-            }
-          }
-          if (ev.type === "text" && ev.choice === 0) reply += ev.text;
-          yield ev;
-        }
-        if (request.prompt.type === "chat" && reply !== "") this.router.remember(m.id, `${key}\u0000assistant\u0000${reply}`);
+        yield* this.dispatch(m, request, key, route.matchedBlocks > 0, pick.ignored);
         return;
       } catch (e) {
-        if (request.signal?.aborted || abort.signal.aborted) {
-          outcome = "aborted";
-          throw e;
-        }
-        if (e instanceof UpstreamRefused && firstMs === null) {
-          outcome = "refused";
-          refusal = e;
-          m.errors++;
-          m.lastError = e.message;
-          if (e.eject) this.eject(m, e);
-          continue;
-        }
-        outcome = "error";
-        m.errors++;
-        if (e instanceof EngineError && e.code === "upstream_failed") this.eject(m, e.cause ?? e);
-        throw e;
-      } finally {
-        m.inFlight--;
-        request.signal?.removeEventListener("abort", onAbort);
-        abort.abort(); // a consumer that stopped reading ends the upstream request too
-        this.options.observer?.finished(m.id, outcome, firstMs);
+        if (!(e instanceof UpstreamRefused)) throw e;
+        refusal = e; // before its first byte: another upstream may serve it
       }
     }
     throw new EngineError(
@@ -236,6 +195,49 @@ export class FleetEngine implements Engine {
       null,
       refusal?.retryAfterS ?? 2,
     );
+  }
+
+  /**
+   * One try on one upstream. Throws UpstreamRefused only before the first event (the caller
+   * tries another); anything after it ends the request (never retried: never billed twice).
+   */
+  private async *dispatch(m: Member, request: GenerationRequest, key: string, hit: boolean, ignored: readonly string[]): AsyncGenerator<GenerationEvent> {
+    this.router.remember(m.id, key);
+    m.requests++;
+    if (hit) m.prefixHits++;
+    this.options.observer?.routed(m.id, hit);
+    const abort = new AbortController();
+    const onAbort = () => abort.abort(request.signal?.reason);
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    const t0 = performance.now();
+    let firstMs: number | null = null;
+    let outcome: "ok" | "error" | "refused" | "aborted" = "ok";
+    let reply = "";
+    m.inFlight++;
+    try {
+      for await (const ev of m.client.generate(request, abort.signal)) {
+        if (firstMs === null) firstMs = performance.now() - t0;
+        if (ev.type === "text" && ev.choice === 0) reply += ev.text;
+        yield ev.type === "start" && ignored.length > 0 ? { ...ev, ignoredParams: [...(ev.ignoredParams ?? []), ...ignored] } : ev;
+      }
+      // The node now also holds the reply: the chat's next turn will start with it.
+      if (request.prompt.type === "chat" && reply !== "") this.router.remember(m.id, `${key}\u0000assistant\u0000${reply}`);
+    } catch (e) {
+      outcome = request.signal?.aborted || abort.signal.aborted ? "aborted" : e instanceof UpstreamRefused && firstMs === null ? "refused" : "error";
+      if (outcome !== "aborted") {
+        m.errors++;
+        m.lastError = e instanceof Error ? e.message : String(e);
+      }
+      if (outcome === "refused" && (e as UpstreamRefused).eject) this.eject(m, e);
+      if (outcome === "error" && e instanceof EngineError && e.code === "upstream_failed") this.eject(m, e.cause ?? e);
+      if (outcome === "error" && e instanceof UpstreamRefused) throw new EngineError("upstream_failed", e.message);
+      throw e;
+    } finally {
+      m.inFlight--;
+      request.signal?.removeEventListener("abort", onAbort);
+      abort.abort(); // a consumer that stopped reading ends the upstream request too
+      this.options.observer?.finished(m.id, outcome, firstMs);
+    }
   }
 
   /** Tokenizes on a healthy upstream that can (every Lunaris node and llama-server can). */

@@ -128,11 +128,17 @@ export function decodeRequest(body: unknown): GenerationRequest {
   };
 }
 
+/** Only events carrying log-probabilities pay for the replacer and the reviver (the hop's cost is per event). */
+const carriesLogprobs = (ev: GenerationEvent | ErrorLine): boolean =>
+  (ev.type === "text" && ev.logprobs !== undefined) || (ev.type === "start" && ev.promptLogprobs !== undefined);
+
 export function encodeEvent(ev: GenerationEvent | ErrorLine): string {
+  if (!carriesLogprobs(ev)) return `${JSON.stringify(ev)}\n`;
   return `${JSON.stringify(ev, (key, v: unknown) => (key === "logprob" && typeof v === "number" ? finite(v) : v))}\n`;
 }
 
 export function decodeEvent(line: string): GenerationEvent | ErrorLine {
+  if (!line.includes('"logprob')) return JSON.parse(line) as GenerationEvent | ErrorLine;
   return JSON.parse(line, (key, v: unknown) => (key === "logprob" && v === NEG_INF ? Number.NEGATIVE_INFINITY : v)) as GenerationEvent | ErrorLine;
 }
 
