@@ -38,15 +38,24 @@ const errors = new Map<string, number>();
 const mean = (x: readonly number[]) => x.reduce((a, b) => a + b, 0) / Math.max(1, x.length);
 const out = (line: string) => process.stdout.write(`${line}\n`);
 try {
-  servers.push(await startLunaris(settings, mkdtempSync(path.join(os.tmpdir(), "lunaris-ab-"))), await startLlamaServer(settings));
+  servers.push(
+    await startLunaris(settings, mkdtempSync(path.join(os.tmpdir(), "lunaris-ab-"))),
+    await startLlamaServer(settings),
+  );
   for (const s of servers) await concurrent(s.base, streams, 4); // warm-up
-  out(`${path.basename(model)}, ${streams} streams × ${values.tokens} tokens, ${rounds} rounds, ${settings.threads} threads`);
+  out(
+    `${path.basename(model)}, ${streams} streams × ${values.tokens} tokens, ${rounds} rounds, ${settings.threads} threads`,
+  );
   for (let r = 0; r < rounds; r++) {
-    for (const [name, x] of await inTurn(servers, r, errors, (s) => concurrent(s.base, streams, Number(values.tokens)))) {
+    for (const [name, x] of await inTurn(servers, r, errors, (s) =>
+      concurrent(s.base, streams, Number(values.tokens)),
+    )) {
       agg.set(name, [...(agg.get(name) ?? []), x.aggregateTps]);
       itl.set(name, [...(itl.get(name) ?? []), x.itlMs]);
     }
-    out(`  round ${r + 1}: ${servers.map((s) => `${s.name} ${agg.get(s.name)?.at(-1)?.toFixed(2)} tok/s (${itl.get(s.name)?.at(-1)?.toFixed(0)} ms between tokens)`).join(", ")}`);
+    out(
+      `  round ${r + 1}: ${servers.map((s) => `${s.name} ${agg.get(s.name)?.at(-1)?.toFixed(2)} tok/s (${itl.get(s.name)?.at(-1)?.toFixed(0)} ms between tokens)`).join(", ")}`,
+    );
   }
 } finally {
   for (const s of servers) await s.stop();

@@ -13,7 +13,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { getLlama, type Token } from "node-llama-cpp";
 import { ENGINE_BUILD_CMAKE_OPTIONS } from "../src/engine/llama/LlamaEngine.js";
-import { tinyModelPath } from "../test/helpers/testModel.js";
+import { tinyModelPath } from "../src/model/tinyModel.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -32,7 +32,13 @@ async function measure(binary: "local" | "prebuilt"): Promise<void> {
     cmakeOptions: binary === "local" ? ENGINE_BUILD_CMAKE_OPTIONS : {},
   });
   const m = await llama.loadModel({ modelPath: model });
-  const ctx = await m.createContext({ sequences: Number(values.sequences), contextSize: 8192, batchSize: 256, threads, flashAttention: true });
+  const ctx = await m.createContext({
+    sequences: Number(values.sequences),
+    contextSize: 8192,
+    batchSize: 256,
+    threads,
+    flashAttention: true,
+  });
   const seq = ctx.getSequence();
   const prompt = m.tokenize("river stone lantern orchard velvet harbor meadow ember") as Token[];
   const perToken: number[] = [];
@@ -40,7 +46,13 @@ async function measure(binary: "local" | "prebuilt"): Promise<void> {
     await seq.clearHistory();
     let n = 0;
     let t0 = 0;
-    for await (const _ of seq.evaluate(prompt, { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, seed: round + 1 })) {
+    for await (const _ of seq.evaluate(prompt, {
+      temperature: 0.8,
+      topK: 40,
+      topP: 0.95,
+      minP: 0.05,
+      seed: round + 1,
+    })) {
       if (n === 0) t0 = performance.now();
       if (++n > 40) break;
     }
@@ -58,12 +70,17 @@ if (values.binary === "local" || values.binary === "prebuilt") {
   const runs: Record<string, number[]> = { local: [], prebuilt: [] };
   for (let i = 0; i < 3; i++) {
     for (const binary of ["local", "prebuilt"] as const) {
-      const out = execFileSync(process.execPath, ["--import", "tsx", "bench/decode.ts", model, "--sequences", String(values.sequences), "--binary", binary], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      });
+      const out = execFileSync(
+        process.execPath,
+        ["--import", "tsx", "bench/decode.ts", model, "--sequences", String(values.sequences), "--binary", binary],
+        {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "ignore"],
+        },
+      );
       const r = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as { binary: string; msPerToken: number };
-      if (binary === "local" && r.binary !== "localBuild") throw new Error("no engine build found: run node scripts/build-engine.mjs");
+      if (binary === "local" && r.binary !== "localBuild")
+        throw new Error("no engine build found: run node scripts/build-engine.mjs");
       runs[binary]?.push(r.msPerToken);
     }
   }

@@ -12,7 +12,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { getLlama, type Token } from "node-llama-cpp";
 import { ENGINE_BUILD_CMAKE_OPTIONS } from "../src/engine/llama/LlamaEngine.js";
-import { tinyModelPath } from "../test/helpers/testModel.js";
+import { tinyModelPath } from "../src/model/tinyModel.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -24,7 +24,12 @@ const modelPath = positionals[0] ?? (existsSync(lunaris) ? lunaris : tinyModelPa
 const depth = Number(values.depth);
 const threads = os.availableParallelism();
 
-const llama = await getLlama({ gpu: false, build: "never", maxThreads: threads, cmakeOptions: ENGINE_BUILD_CMAKE_OPTIONS });
+const llama = await getLlama({
+  gpu: false,
+  build: "never",
+  maxThreads: threads,
+  cmakeOptions: ENGINE_BUILD_CMAKE_OPTIONS,
+});
 const model = await llama.loadModel({ modelPath });
 const words = (n: number, shift: number) => Array.from({ length: n }, (_, i) => `w${(i * 7 + shift) % 97}`).join(" ");
 const filler = model.tokenize(words(depth, 1)).slice(0, depth) as Token[];

@@ -14,7 +14,10 @@ import { startLunaris } from "./servers.js";
 import { randomWords, streamChat } from "./workloads.js";
 
 const { values: args } = parseArgs({
-  options: { words: { type: "string", default: "700" }, model: { type: "string", default: ".cache/bench/lunaris-q4_k_m.gguf" } },
+  options: {
+    words: { type: "string", default: "700" },
+    model: { type: "string", default: ".cache/bench/lunaris-q4_k_m.gguf" },
+  },
 });
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 for (const gib of [4, 0]) {

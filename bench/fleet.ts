@@ -41,9 +41,25 @@ interface Proc {
 
 /** `lunaris serve …` as its own process; resolves once it serves. */
 async function serve(args: string[]): Promise<Proc> {
-  const child = spawn(process.execPath, ["bin/lunaris.js", "serve", "--port", "0", "--gpu", "off", "--log-level", "info", "--data-dir", mkdtempSync(path.join(os.tmpdir(), "lunaris-fleet-")), ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      "bin/lunaris.js",
+      "serve",
+      "--port",
+      "0",
+      "--gpu",
+      "off",
+      "--log-level",
+      "info",
+      "--data-dir",
+      mkdtempSync(path.join(os.tmpdir(), "lunaris-fleet-")),
+      ...args,
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let url = "";
   await new Promise<void>((resolve, reject) => {
     let buf = "";
@@ -95,13 +111,17 @@ interface Turn {
 function characterCard(i: number): string {
   const traits = ["patient", "curious", "stubborn", "generous", "wary", "cheerful", "proud", "gentle"];
   const places = ["harbour town", "mountain pass", "desert market", "river delta", "frozen keep", "forest shrine"];
-  const lines = [`Character ${i}: ${["Aria", "Bram", "Cato", "Dara", "Eryn", "Fenn", "Galen", "Hale"][i % 8]} of the ${places[i % places.length]}.`];
+  const lines = [
+    `Character ${i}: ${["Aria", "Bram", "Cato", "Dara", "Eryn", "Fenn", "Galen", "Hale"][i % 8]} of the ${places[i % places.length]}.`,
+  ];
   for (let k = 0; k < 12; k++) {
     lines.push(
       `Trait ${k + 1}: ${traits[(i + k) % traits.length]} when speaking with strangers, ${traits[(i * 3 + k) % traits.length]} with old friends, and always mindful of the ${places[(i + k) % places.length]} where the story began.`,
     );
   }
-  lines.push("Stay in character. Describe places, people, weather and the small things that make a world feel lived in. Keep every detail consistent.");
+  lines.push(
+    "Stay in character. Describe places, people, weather and the small things that make a world feel lived in. Keep every detail consistent.",
+  );
   return lines.join("\n");
 }
 
@@ -116,7 +136,13 @@ async function chat(base: string, i: number): Promise<Turn[]> {
     const res = await fetch(`${base}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL_ID, messages, max_tokens: MAX_TOKENS, stream: true, stream_options: { include_usage: true } }),
+      body: JSON.stringify({
+        model: MODEL_ID,
+        messages,
+        max_tokens: MAX_TOKENS,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     });
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
     let ttft = Number.NaN;
@@ -129,7 +155,14 @@ async function chat(base: string, i: number): Promise<Turn[]> {
       if (ev.usage) usage = ev.usage;
     }
     if (!usage) throw new Error("no usage");
-    out.push({ turn: t, ttftMs: ttft, prompt: usage.prompt_tokens, reusable: held, cached: usage.prompt_tokens_details?.cached_tokens ?? 0, completion: usage.completion_tokens });
+    out.push({
+      turn: t,
+      ttftMs: ttft,
+      prompt: usage.prompt_tokens,
+      reusable: held,
+      cached: usage.prompt_tokens_details?.cached_tokens ?? 0,
+      completion: usage.completion_tokens,
+    });
     held = usage.prompt_tokens + usage.completion_tokens;
     messages.push({ role: "assistant", content: text });
   }
@@ -152,9 +185,28 @@ interface PolicyResult {
 async function runPolicy(model: string, policy: "cache-aware" | "round-robin"): Promise<PolicyResult> {
   // Enough sequences for every chat to keep one (16 chats over 2 nodes): what routing decides is
   // then whether a turn finds its conversation where it goes.
-  const node = () => serve(["--role", "engine", "--model", model, "--threads", "1", "--parallel", String(Math.ceil(CHATS / 2)), "--ctx-size", "2048"]);
+  const node = () =>
+    serve([
+      "--role",
+      "engine",
+      "--model",
+      model,
+      "--threads",
+      "1",
+      "--parallel",
+      String(Math.ceil(CHATS / 2)),
+      "--ctx-size",
+      "2048",
+    ]);
   const nodes = await Promise.all([node(), node()]);
-  const gateway = await serve(["--upstream", nodes[0]?.url as string, "--upstream", nodes[1]?.url as string, "--routing", policy]);
+  const gateway = await serve([
+    "--upstream",
+    nodes[0]?.url as string,
+    "--upstream",
+    nodes[1]?.url as string,
+    "--routing",
+    policy,
+  ]);
   await new Promise((r) => setTimeout(r, 500));
   try {
     const t0 = performance.now();
@@ -162,14 +214,25 @@ async function runPolicy(model: string, policy: "cache-aware" | "round-robin"): 
     const wall = (performance.now() - t0) / 1000;
     const turns = chats.flat();
     const follow = turns.filter((t) => t.turn > 0);
-    const ups = ((await (await fetch(`${gateway.url}/v1/admin/upstreams`)).json()) as { data: { requests: number }[] }).data;
+    const ups = ((await (await fetch(`${gateway.url}/v1/admin/upstreams`)).json()) as { data: { requests: number }[] })
+      .data;
     return {
       policy,
       followUpCachedShare: follow.reduce((a, t) => a + t.cached, 0) / follow.reduce((a, t) => a + t.prompt, 0),
-      followUpReusedShare: follow.reduce((a, t) => a + Math.min(t.cached, t.reusable), 0) / follow.reduce((a, t) => a + t.reusable, 0),
-      followUpTtftP50: quantile(follow.map((t) => t.ttftMs), 0.5),
-      followUpTtftP90: quantile(follow.map((t) => t.ttftMs), 0.9),
-      firstTtftP50: quantile(turns.filter((t) => t.turn === 0).map((t) => t.ttftMs), 0.5),
+      followUpReusedShare:
+        follow.reduce((a, t) => a + Math.min(t.cached, t.reusable), 0) / follow.reduce((a, t) => a + t.reusable, 0),
+      followUpTtftP50: quantile(
+        follow.map((t) => t.ttftMs),
+        0.5,
+      ),
+      followUpTtftP90: quantile(
+        follow.map((t) => t.ttftMs),
+        0.9,
+      ),
+      firstTtftP50: quantile(
+        turns.filter((t) => t.turn === 0).map((t) => t.ttftMs),
+        0.5,
+      ),
       outputTokPerS: turns.reduce((a, t) => a + t.completion, 0) / wall,
       requests: turns.length,
       perNode: ups.map((u) => u.requests),
@@ -181,8 +244,14 @@ async function runPolicy(model: string, policy: "cache-aware" | "round-robin"): 
 }
 
 /** Median latency of 1-token completions: a server running the model vs a gateway in front of a node, interleaved. */
-async function gatewayOverhead(model: string, n: number): Promise<{ direct: number; gateway: number; added: number; n: number }> {
-  const [direct, node] = await Promise.all([serve(["--model", model, "--threads", "1"]), serve(["--role", "engine", "--model", model, "--threads", "1"])]);
+async function gatewayOverhead(
+  model: string,
+  n: number,
+): Promise<{ direct: number; gateway: number; added: number; n: number }> {
+  const [direct, node] = await Promise.all([
+    serve(["--model", model, "--threads", "1"]),
+    serve(["--role", "engine", "--model", model, "--threads", "1"]),
+  ]);
   const gateway = await serve(["--upstream", node.url]);
   await new Promise((r) => setTimeout(r, 500));
   const one = async (base: string) => {
@@ -190,7 +259,12 @@ async function gatewayOverhead(model: string, n: number): Promise<{ direct: numb
     const res = await fetch(`${base}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 1, temperature: 0 }),
+      body: JSON.stringify({
+        model: MODEL_ID,
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 1,
+        temperature: 0,
+      }),
     });
     await res.arrayBuffer();
     return performance.now() - t0;
@@ -233,10 +307,14 @@ function routingTable(ca: PolicyResult, rr: PolicyResult): string[] {
   ];
 }
 
-process.stderr.write(`fleet bench: ${CHATS} chats x ${TURNS} turns, ${shape} shape, 2 nodes (1 thread, ${Math.ceil(CHATS / 2)} slots each)\n`);
+process.stderr.write(
+  `fleet bench: ${CHATS} chats x ${TURNS} turns, ${shape} shape, 2 nodes (1 thread, ${Math.ceil(CHATS / 2)} slots each)\n`,
+);
 const results: PolicyResult[] = [];
 if (args.only !== "overhead") {
-  const model = ensureModel(BENCH_CACHE, shape, "q8_0", { onWrite: () => process.stderr.write(`writing the ${shape} random-weights model…\n`) });
+  const model = ensureModel(BENCH_CACHE, shape, "q8_0", {
+    onWrite: () => process.stderr.write(`writing the ${shape} random-weights model…\n`),
+  });
   for (const policy of ["cache-aware", "round-robin"] as const) {
     process.stderr.write(`${policy}…\n`);
     results.push(await runPolicy(model, policy));
@@ -255,15 +333,26 @@ const md = [
   ...(results.length === 2 ? routingTable(results[0] as PolicyResult, results[1] as PolicyResult) : []),
   "",
   ...(overhead
-    ? [`Gateway-added latency (tiny model, 1-token completions, ${overhead.n} each, interleaved): median ${overhead.gateway.toFixed(2)} ms through gateway → node vs ${overhead.direct.toFixed(2)} ms from a server running the model itself: **+${overhead.added.toFixed(2)} ms**.`, ""]
+    ? [
+        `Gateway-added latency (tiny model, 1-token completions, ${overhead.n} each, interleaved): median ${overhead.gateway.toFixed(2)} ms through gateway → node vs ${overhead.direct.toFixed(2)} ms from a server running the model itself: **+${overhead.added.toFixed(2)} ms**.`,
+        "",
+      ]
     : []),
-  "No request lost or billed twice under a node kill: `test/fleet/fleet.test.ts` (\"a node killed mid-stream\") checks it on every test run.",
+  'No request lost or billed twice under a node kill: `test/fleet/fleet.test.ts` ("a node killed mid-stream") checks it on every test run.',
 ].join("\n");
 process.stdout.write(`${md}\n`);
 if (args.only === undefined) {
-  writeFileSync("bench/results/fleet.json", JSON.stringify({ date: new Date().toISOString(), shape, chats: CHATS, turns: TURNS, maxTokens: MAX_TOKENS, results, overhead }, null, 2));
+  writeFileSync(
+    "bench/results/fleet.json",
+    JSON.stringify(
+      { date: new Date().toISOString(), shape, chats: CHATS, turns: TURNS, maxTokens: MAX_TOKENS, results, overhead },
+      null,
+      2,
+    ),
+  );
   writeFileSync("bench/results/fleet.md", `${md}\n`);
   const readme = readFileSync("README.md", "utf8");
   const marked = /<!-- fleet:start -->[\s\S]*<!-- fleet:end -->/;
-  if (marked.test(readme)) writeFileSync("README.md", readme.replace(marked, `<!-- fleet:start -->\n${md}\n<!-- fleet:end -->`));
+  if (marked.test(readme))
+    writeFileSync("README.md", readme.replace(marked, `<!-- fleet:start -->\n${md}\n<!-- fleet:end -->`));
 }

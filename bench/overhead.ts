@@ -7,7 +7,7 @@ import path from "node:path";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type { ChatMessage, Engine, GenerationEvent, GenerationRequest } from "../src/engine/types.js";
-import { tinyModelPath } from "../test/helpers/testModel.js";
+import { tinyModelPath } from "../src/model/tinyModel.js";
 import { rssMiB, startInProcess, startLunaris } from "./servers.js";
 import { MODEL_ID, percentile } from "./workloads.js";
 
@@ -37,7 +37,16 @@ export const oneTokenRequest: GenerationRequest = {
   maxTokens: 1,
   stopSequences: [],
   choices: 1,
-  sampling: { temperature: 1, topP: 1, topK: 0, minP: 0, seed: 1, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
+  sampling: {
+    temperature: 1,
+    topP: 1,
+    topK: 0,
+    minP: 0,
+    seed: 1,
+    presencePenalty: 0,
+    frequencyPenalty: 0,
+    repetitionPenalty: 1,
+  },
 };
 
 /**
@@ -52,11 +61,14 @@ export function oneTokenClient(url: string): { call(): Promise<unknown>; close()
   const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
   const call = () =>
     new Promise<unknown>((resolve, reject) => {
-      const req = request({ host: target.hostname, port: target.port, path: target.pathname, method: "POST", agent, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
-      });
+      const req = request(
+        { host: target.hostname, port: target.port, path: target.pathname, method: "POST", agent, headers },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString("utf8"))));
+        },
+      );
       req.on("error", reject);
       req.end(body);
     });
@@ -96,8 +108,12 @@ async function readMessages(req: IncomingMessage): Promise<ChatMessage[]> {
 async function minimalReply(engine: Engine, req: IncomingMessage): Promise<string> {
   const messages = await readMessages(req);
   let text = "";
-  for await (const e of engine.generate({ ...oneTokenRequest, prompt: { type: "chat", messages } })) if (e.type === "text") text += e.text;
-  return JSON.stringify({ object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "length" }] });
+  for await (const e of engine.generate({ ...oneTokenRequest, prompt: { type: "chat", messages } }))
+    if (e.type === "text") text += e.text;
+  return JSON.stringify({
+    object: "chat.completion",
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "length" }],
+  });
 }
 
 /**
@@ -110,13 +126,17 @@ async function minimalReply(engine: Engine, req: IncomingMessage): Promise<strin
 export async function startFloor(engine: Engine, kind: "node:http" | "hono"): Promise<{ url: string; close(): void }> {
   if (kind === "node:http") {
     const bare = createServer((req, res) => {
-      void minimalReply(engine, req).then((out) => res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(out) }).end(out));
+      void minimalReply(engine, req).then((out) =>
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(out) }).end(out),
+      );
     });
     await new Promise<void>((resolve) => bare.listen(0, "127.0.0.1", resolve));
     return { url: `http://127.0.0.1:${(bare.address() as AddressInfo).port}/`, close: () => bare.close() };
   }
   const app = new Hono<{ Bindings: { incoming: IncomingMessage } }>();
-  app.post("/", async (c) => c.body(await minimalReply(engine, c.env.incoming), 200, { "content-type": "application/json" }));
+  app.post("/", async (c) =>
+    c.body(await minimalReply(engine, c.env.incoming), 200, { "content-type": "application/json" }),
+  );
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
   });
@@ -163,13 +183,21 @@ export async function measureOverheadAndRss(n: number): Promise<OverheadResult> 
   }
   const [engineMs = [], httpMs = [], floorMs = []] = times;
 
-  const server = await startLunaris({ model: tinyModelPath(), threads: os.availableParallelism(), slots: 4, ctxPerSlot: 1024 }, dataDir);
+  const server = await startLunaris(
+    { model: tinyModelPath(), threads: os.availableParallelism(), slots: 4, ctxPerSlot: 1024 },
+    dataDir,
+  );
   try {
     const ask = () =>
       fetch(`${server.base}/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: `Hi ${Math.random()}` }], max_tokens: 4, stream: Math.random() < 0.5 }),
+        body: JSON.stringify({
+          model: MODEL_ID,
+          messages: [{ role: "user", content: `Hi ${Math.random()}` }],
+          max_tokens: 4,
+          stream: Math.random() < 0.5,
+        }),
       }).then((r) => r.text());
     for (let i = 0; i < 50; i++) await ask();
     const before = rssMiB(server.pid);

@@ -17,11 +17,15 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { directCall, interleaved, oneTokenClient, startFloor, withoutDecode } from "./overhead.js";
 import { startInProcess } from "./servers.js";
-import { tinyModelPath } from "../test/helpers/testModel.js";
+import { tinyModelPath } from "../src/model/tinyModel.js";
 import { percentile } from "./workloads.js";
 
 const { values } = parseArgs({
-  options: { requests: { type: "string", default: "400" }, threads: { type: "string" }, "no-decode": { type: "boolean", default: false } },
+  options: {
+    requests: { type: "string", default: "400" },
+    threads: { type: "string" },
+    "no-decode": { type: "boolean", default: false },
+  },
 });
 const n = Number(values.requests);
 const running = await startInProcess(mkdtempSync(path.join(os.tmpdir(), "lunaris-overhead-")), {
@@ -33,9 +37,16 @@ const running = await startInProcess(mkdtempSync(path.join(os.tmpdir(), "lunaris
 if (values["no-decode"]) withoutDecode(running.engine as LlamaEngine);
 const bare = await startFloor(running.engine, "node:http");
 const hono = await startFloor(running.engine, "hono");
-const clients = [oneTokenClient(`${running.url}/v1/chat/completions`), oneTokenClient(bare.url), oneTokenClient(hono.url)];
+const clients = [
+  oneTokenClient(`${running.url}/v1/chat/completions`),
+  oneTokenClient(bare.url),
+  oneTokenClient(hono.url),
+];
 try {
-  const [direct = [], viaOurs = [], viaBare = [], viaHono = []] = await interleaved(n, [() => directCall(running.engine), ...clients.map((c) => c.call)]);
+  const [direct = [], viaOurs = [], viaBare = [], viaHono = []] = await interleaved(n, [
+    () => directCall(running.engine),
+    ...clients.map((c) => c.call),
+  ]);
   const m = (xs: number[]) => percentile(xs, 50);
   const excess = (xs: number[]) => `${m(xs).toFixed(2)} ms (+${(m(xs) - m(direct)).toFixed(2)})`;
   process.stdout.write(

@@ -22,7 +22,15 @@ import { partialUtf8Tokens } from "./partialUtf8.js";
 import { type BenchResult, type ServerResult, toMarkdown } from "./report.js";
 import type { ConcurrencyResult, TurnResult } from "./workloads.js";
 import { type BenchServer, type ServerSettings, inTurn, rssMiB, startLlamaServer, startLunaris } from "./servers.js";
-import { MultiTurnChat, banTokens, concurrent, percentile, promptProcessing, returningChat, singleStream } from "./workloads.js";
+import {
+  MultiTurnChat,
+  banTokens,
+  concurrent,
+  percentile,
+  promptProcessing,
+  returningChat,
+  singleStream,
+} from "./workloads.js";
 import { makeModel } from "../src/model/makeModel.js";
 
 const { values: args } = parseArgs({
@@ -35,8 +43,28 @@ const { values: args } = parseArgs({
 const shape = args.shape === "small" ? "small" : "lunaris";
 const quick = args.quick ?? false;
 const W = quick
-  ? { decodeTokens: 16, ppWords: 200, concurrency: [1, 2, 4], concTokens: 12, concRounds: 1, turns: 3, turnWords: 100, turnTokens: 8, returnWords: 200 }
-  : { decodeTokens: 48, ppWords: 400, concurrency: [1, 2, 4, 8], concTokens: 24, concRounds: 4, turns: 8, turnWords: 300, turnTokens: 16, returnWords: 700 };
+  ? {
+      decodeTokens: 16,
+      ppWords: 200,
+      concurrency: [1, 2, 4],
+      concTokens: 12,
+      concRounds: 1,
+      turns: 3,
+      turnWords: 100,
+      turnTokens: 8,
+      returnWords: 200,
+    }
+  : {
+      decodeTokens: 48,
+      ppWords: 400,
+      concurrency: [1, 2, 4, 8],
+      concTokens: 24,
+      concRounds: 4,
+      turns: 8,
+      turnWords: 300,
+      turnTokens: 16,
+      returnWords: 700,
+    };
 
 function log(m: string): void {
   process.stderr.write(`[bench] ${m}\n`);
@@ -51,7 +79,9 @@ function ensureModel(): string {
   log(`writing the ${modelShape}-shape model in F16 (random weights)…`);
   makeModel({ shape: modelShape, type: "f16", out: f16 });
   log("quantizing to Q4_K_M with llama-quantize…");
-  execFileSync(toolPath("llama-quantize"), [f16, `${out}.tmp`, "Q4_K_M", String(os.availableParallelism())], { stdio: "ignore" });
+  execFileSync(toolPath("llama-quantize"), [f16, `${out}.tmp`, "Q4_K_M", String(os.availableParallelism())], {
+    stdio: "ignore",
+  });
   renameSync(`${out}.tmp`, out);
   rmSync(f16);
   return out;
@@ -88,10 +118,14 @@ async function runWorkloads(servers: readonly BenchServer[]): Promise<Record<str
   const decode = new Map<string, number[]>();
   const pp = new Map<string, { ppTps: number; promptTokens: number }[]>();
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, x] of await each(r, `single-stream decode, round ${r + 1}/${ROUNDS}`, (s) => singleStream(s.base, W.decodeTokens))) {
+    for (const [name, x] of await each(r, `single-stream decode, round ${r + 1}/${ROUNDS}`, (s) =>
+      singleStream(s.base, W.decodeTokens),
+    )) {
       decode.set(name, [...(decode.get(name) ?? []), x.decodeTps]);
     }
-    for (const [name, x] of await each(r, `prompt processing, round ${r + 1}/${ROUNDS}`, (s) => promptProcessing(s.base, W.ppWords))) {
+    for (const [name, x] of await each(r, `prompt processing, round ${r + 1}/${ROUNDS}`, (s) =>
+      promptProcessing(s.base, W.ppWords),
+    )) {
       pp.set(name, [...(pp.get(name) ?? []), x]);
     }
   }
@@ -119,11 +153,15 @@ async function runWorkloads(servers: readonly BenchServer[]): Promise<Record<str
   const chats = new Map(servers.map((s) => [s.name, new MultiTurnChat(s.base, W.turnWords, W.turnTokens)]));
   const turns = new Map<string, TurnResult[]>();
   for (let t = 0; t < W.turns; t++) {
-    for (const [name, x] of await each(t, `multi-turn chat, turn ${t + 1}/${W.turns}`, (s) => (chats.get(s.name) as MultiTurnChat).turn())) {
+    for (const [name, x] of await each(t, `multi-turn chat, turn ${t + 1}/${W.turns}`, (s) =>
+      (chats.get(s.name) as MultiTurnChat).turn(),
+    )) {
       turns.set(name, [...(turns.get(name) ?? []), x]);
     }
   }
-  const returning = await each(0, "a chat that returns after its sequence was taken", (s) => returningChat(s.base, W.returnWords, settingsSlots, W.turnTokens));
+  const returning = await each(0, "a chat that returns after its sequence was taken", (s) =>
+    returningChat(s.base, W.returnWords, settingsSlots, W.turnTokens),
+  );
   const out: Record<string, ServerResult> = {};
   for (const s of servers) {
     const ppRuns = (pp.get(s.name) ?? []).filter((x) => x.ppTps > 0);
@@ -131,7 +169,13 @@ async function runWorkloads(servers: readonly BenchServer[]): Promise<Record<str
     out[s.name] = {
       decodeTps: percentile(decode.get(s.name) ?? [], 50),
       decodeRuns: decode.get(s.name) ?? [],
-      promptTps: ppRuns.length > 0 ? percentile(ppRuns.map((x) => x.ppTps), 50) : 0,
+      promptTps:
+        ppRuns.length > 0
+          ? percentile(
+              ppRuns.map((x) => x.ppTps),
+              50,
+            )
+          : 0,
       promptTokens: ppRuns[0]?.promptTokens ?? 0,
       promptRuns: (pp.get(s.name) ?? []).map((x) => x.ppTps),
       concurrency: [...(conc.get(s.name) ?? new Map<number, ConcurrencyResult[]>()).values()].map(meanOverRounds),

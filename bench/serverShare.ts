@@ -17,8 +17,8 @@ import { existsSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { type DecodeRecord, logDecodes } from "../test/helpers/decodeLog.js";
-import { tinyModelPath } from "../test/helpers/testModel.js";
+import { type DecodeRecord, logDecodes } from "../src/engine/llama/decodeLog.js";
+import { tinyModelPath } from "../src/model/tinyModel.js";
 import { startInProcess } from "./servers.js";
 import { MultiTurnChat, percentile, randomWords, streamChat } from "./workloads.js";
 
@@ -34,7 +34,12 @@ const { values, positionals } = parseArgs({
 const lunaris = ".cache/bench/lunaris-q4_k_m.gguf";
 const model = positionals[0] ?? (existsSync(lunaris) ? lunaris : tinyModelPath());
 const threads = os.availableParallelism();
-const server = await startInProcess(mkdtempSync(path.join(os.tmpdir(), "lunaris-share-")), { model, ctxSize: 8192, parallel: 4, threads });
+const server = await startInProcess(mkdtempSync(path.join(os.tmpdir(), "lunaris-share-")), {
+  model,
+  ctxSize: 8192,
+  parallel: 4,
+  threads,
+});
 const decodes = logDecodes(server.engine);
 const base = `${server.url}/v1`;
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -42,7 +47,9 @@ const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 /** Decode time inside [from, to]: decodes that both started and ended in the window. */
 const decodeTimeIn = (from: number, to: number, log: readonly DecodeRecord[]) =>
-  log.filter((d) => d.startedAt >= from && d.endedAt !== null && d.endedAt <= to).reduce((a, d) => a + ((d.endedAt as number) - d.startedAt), 0);
+  log
+    .filter((d) => d.startedAt >= from && d.endedAt !== null && d.endedAt <= to)
+    .reduce((a, d) => a + ((d.endedAt as number) - d.startedAt), 0);
 
 try {
   out(`model ${path.basename(model)}, ${threads} threads, 4 sequences`);
@@ -65,7 +72,9 @@ try {
   out(`\n${n} streams at once, 24 tokens each:`);
   for (let round = 1; round <= Number(values.rounds); round++) {
     decodes.length = 0;
-    await Promise.all(Array.from({ length: n }, () => streamChat(base, [{ role: "user", content: randomWords(12) }], 24)));
+    await Promise.all(
+      Array.from({ length: n }, () => streamChat(base, [{ role: "user", content: randomWords(12) }], 24)),
+    );
     const steps = decodes.filter((d) => d.decodeSeqs.length === n && d.tokens === n && d.endedAt !== null);
     const stepMs = steps.map((d) => (d.endedAt as number) - d.startedAt);
     const gaps = steps.flatMap((d) => {

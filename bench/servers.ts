@@ -73,15 +73,36 @@ export async function startLunaris(s: ServerSettings, dataDir: string): Promise<
   const child = spawn(
     process.execPath,
     [
-      "--import", "tsx", "src/cli/main.ts", "serve",
-      "--model", s.model, "--port", String(port), "--threads", String(s.threads), "--parallel", String(s.slots),
-      "--ctx-size", String(s.ctxPerSlot), "--gpu", s.gpu ?? "off", "--data-dir", dataDir, "--log-level", "warn",
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "serve",
+      "--model",
+      s.model,
+      "--port",
+      String(port),
+      "--threads",
+      String(s.threads),
+      "--parallel",
+      String(s.slots),
+      "--ctx-size",
+      String(s.ctxPerSlot),
+      "--gpu",
+      s.gpu ?? "off",
+      "--data-dir",
+      dataDir,
+      "--log-level",
+      "warn",
       ...(s.batchSize ? ["--batch-size", String(s.batchSize)] : []),
       ...(s.prefixCacheGib !== undefined ? ["--prefix-cache-gib", String(s.prefixCacheGib)] : []),
-      "--max-queue", "256",
+      "--max-queue",
+      "256",
     ],
     // What bin/lunaris.js sets for users: a libuv pool as wide as the machine (sampling runs there).
-    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, os.availableParallelism())) } },
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, os.availableParallelism())) },
+    },
   );
   await waitHealthy(`http://127.0.0.1:${port}`, child);
   return wrap("lunaris", child, port);
@@ -92,8 +113,24 @@ export async function startLlamaServer(s: ServerSettings): Promise<BenchServer> 
   const child = spawn(
     toolPath("llama-server"),
     [
-      "-m", s.model, "--port", String(port), "--host", "127.0.0.1", "-t", String(s.threads), "-tb", String(s.threads),
-      "-np", String(s.slots), "-c", String(s.ctxPerSlot * s.slots), "--no-kv-unified", "--no-webui", "-ngl", "0",
+      "-m",
+      s.model,
+      "--port",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      "-t",
+      String(s.threads),
+      "-tb",
+      String(s.threads),
+      "-np",
+      String(s.slots),
+      "-c",
+      String(s.ctxPerSlot * s.slots),
+      "--no-kv-unified",
+      "--no-webui",
+      "-ngl",
+      "0",
       // The Jinja path parses replies for tool calls and fails on random-weights gibberish
       // ("does not match the expected peg-native format"); the built-in Llama 3 template does not.
       "--no-jinja",
@@ -153,7 +190,12 @@ export async function waitIdle(servers: readonly BenchServer[], timeoutMs = 180_
  * Runs `fn` on every server in turn, the order flipping with `round`; errors from the shared
  * stream counter are charged to the server that was running.
  */
-export async function inTurn<T>(servers: readonly BenchServer[], round: number, errors: Map<string, number>, fn: (s: BenchServer) => Promise<T>): Promise<Map<string, T>> {
+export async function inTurn<T>(
+  servers: readonly BenchServer[],
+  round: number,
+  errors: Map<string, number>,
+  fn: (s: BenchServer) => Promise<T>,
+): Promise<Map<string, T>> {
   const out = new Map<string, T>();
   for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
     await waitIdle(servers);

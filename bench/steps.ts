@@ -18,18 +18,31 @@ import { parseArgs } from "node:util";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import { LlamaEngine } from "../src/engine/llama/LlamaEngine.js";
 import type { GenerationRequest } from "../src/engine/types.js";
-import { tinyModelPath } from "../test/helpers/testModel.js";
+import { tinyModelPath } from "../src/model/tinyModel.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { streams: { type: "string", default: "1,2,4" }, tokens: { type: "string", default: "24" }, raw: { type: "boolean", default: false } },
+  options: {
+    streams: { type: "string", default: "1,2,4" },
+    tokens: { type: "string", default: "24" },
+    raw: { type: "boolean", default: false },
+  },
 });
 const tokens = Number(values.tokens);
 const lunaris = ".cache/bench/lunaris-q4_k_m.gguf";
 const modelPath = positionals[0] ?? (existsSync(lunaris) ? lunaris : tinyModelPath());
 const engine = await LlamaEngine.load({
-  modelPath, id: "bench", aliases: [], demo: false, gpu: "off", threads: os.availableParallelism(), parallel: 4,
-  contextSize: 8192, maxQueue: 64, queueTimeoutMs: 600_000, log: () => undefined,
+  modelPath,
+  id: "bench",
+  aliases: [],
+  demo: false,
+  gpu: "off",
+  threads: os.availableParallelism(),
+  parallel: 4,
+  contextSize: 8192,
+  maxQueue: 64,
+  queueTimeoutMs: 600_000,
+  log: () => undefined,
 });
 const words = "river stone lantern orchard velvet harbor meadow ember quartz willow".split(" ");
 const promptText = (i: number) => Array.from({ length: 12 }, (_, k) => words[(k * 7 + i * 3) % words.length]).join(" ");
@@ -59,24 +72,34 @@ async function scheduled(i: number): Promise<number[]> {
 async function raw(streams: number): Promise<number[][]> {
   const inner = engine as unknown as { scheduler: { slots: { sequence: LlamaContextSequence }[] } };
   const sequences = inner.scheduler.slots.slice(0, streams).map((s) => s.sequence);
-  const generators = sequences.map((seq, i) =>
-    seq.evaluate(engine.tokenizeNow(promptText(i), true) as Token[], { ...sampling(i), yieldEogToken: true })[Symbol.asyncIterator](),
-  );
+  const generators = sequences.map((seq, i) => {
+    const evaluation = seq.evaluate(engine.tokenizeNow(promptText(i), true) as Token[], {
+      ...sampling(i),
+      yieldEogToken: true,
+    });
+    return evaluation[Symbol.asyncIterator]();
+  });
   const at = sequences.map(() => [] as number[]);
   for (let t = 0; t < tokens; t++) {
-    await Promise.all(generators.map(async (g, i) => {
-      await g.next();
-      at[i]?.push(performance.now());
-    }));
+    await Promise.all(
+      generators.map(async (g, i) => {
+        await g.next();
+        at[i]?.push(performance.now());
+      }),
+    );
   }
   for (const g of generators) await g.return?.();
   for (const seq of sequences) await seq.clearHistory();
   return at;
 }
 
-process.stdout.write(`${values.raw ? "node-llama-cpp's evaluate, lock-stepped" : "our scheduler"}, ${tokens} tokens a stream\n`);
+process.stdout.write(
+  `${values.raw ? "node-llama-cpp's evaluate, lock-stepped" : "our scheduler"}, ${tokens} tokens a stream\n`,
+);
 for (const streams of values.streams.split(",").map(Number)) {
-  const times = values.raw ? await raw(streams) : await Promise.all(Array.from({ length: streams }, (_, i) => scheduled(i)));
+  const times = values.raw
+    ? await raw(streams)
+    : await Promise.all(Array.from({ length: streams }, (_, i) => scheduled(i)));
   const itl = times.map((at) => ((at.at(-1) ?? 0) - (at[0] ?? 0)) / Math.max(1, at.length - 1));
   process.stdout.write(`${streams} stream(s): inter-token latency ${itl.map((x) => x.toFixed(1)).join(" / ")} ms\n`);
 }

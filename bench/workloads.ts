@@ -25,7 +25,10 @@ export function takeStreamErrors(): number {
   return n;
 }
 
-const WORDS = "river stone lantern orchard velvet harbor meadow ember quartz willow canyon falcon amber thistle cobalt marble".split(" ");
+const WORDS =
+  "river stone lantern orchard velvet harbor meadow ember quartz willow canyon falcon amber thistle cobalt marble".split(
+    " ",
+  );
 
 /** Random prose, so no two prompts share a prefix unless a test wants them to. */
 export function randomWords(n: number): string {
@@ -67,7 +70,11 @@ function completionBody(messages: readonly Message[], maxTokens: number, stream:
   });
 }
 
-export async function streamChat(base: string, messages: Message[], maxTokens: number): Promise<StreamTiming & { text: string; failed: boolean }> {
+export async function streamChat(
+  base: string,
+  messages: Message[],
+  maxTokens: number,
+): Promise<StreamTiming & { text: string; failed: boolean }> {
   const started = performance.now();
   const res = await fetch(`${base}/completions`, {
     method: "POST",
@@ -78,10 +85,11 @@ export async function streamChat(base: string, messages: Message[], maxTokens: n
   let first = 0;
   let last = 0;
   let text = "";
-  let usage: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number } } = {
-    prompt_tokens: 0,
-    completion_tokens: 0,
-  };
+  let usage: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number } } =
+    {
+      prompt_tokens: 0,
+      completion_tokens: 0,
+    };
   let chunks = 0;
   type Chunk = { choices?: { text?: string }[]; usage?: typeof usage };
   let failed = false;
@@ -129,7 +137,8 @@ export async function singleStream(base: string, maxTokens: number): Promise<{ d
   let best = { decodeTps: 0, tokens: 0 };
   for (let i = 0; i < 3 && best.tokens < maxTokens; i++) {
     const r = await streamChat(base, [{ role: "user", content: randomWords(8) }], maxTokens);
-    if (r.completionTokens > best.tokens) best = { decodeTps: ((r.completionTokens - 1) * 1000) / r.decodeMs, tokens: r.completionTokens };
+    if (r.completionTokens > best.tokens)
+      best = { decodeTps: ((r.completionTokens - 1) * 1000) / r.decodeMs, tokens: r.completionTokens };
   }
   return best;
 }
@@ -172,14 +181,23 @@ export interface ConcurrencyResult {
 }
 
 /** `c` streams at once, each `maxTokens` long: aggregate output tokens/s over the wall time. */
-export async function concurrent(base: string, c: number, maxTokens: number, promptWords = 8): Promise<ConcurrencyResult> {
+export async function concurrent(
+  base: string,
+  c: number,
+  maxTokens: number,
+  promptWords = 8,
+): Promise<ConcurrencyResult> {
   let started = 0;
   let runs: Awaited<ReturnType<typeof streamChat>>[] = [];
   // A round where a stream died before its first token (a server error) says nothing about that
   // stream's speed: run it again, at most three times (both servers get the same rule).
   for (let attempt = 1; attempt <= 3; attempt++) {
     started = performance.now();
-    runs = await Promise.all(Array.from({ length: c }, () => streamChat(base, [{ role: "user", content: randomWords(promptWords) }], maxTokens)));
+    runs = await Promise.all(
+      Array.from({ length: c }, () =>
+        streamChat(base, [{ role: "user", content: randomWords(promptWords) }], maxTokens),
+      ),
+    );
     if (runs.every((r) => r.completionTokens > 0)) break;
   }
   const wallMs = performance.now() - started;
@@ -191,8 +209,14 @@ export async function concurrent(base: string, c: number, maxTokens: number, pro
     aggregateTps: (tokens * 1000) / wallMs,
     decodeTps: ((tokens - runs.length) * 1000) / Math.max(1, decodeWindowMs),
     meanPromptTokens: runs.reduce((a, r) => a + r.promptTokens, 0) / runs.length,
-    ttftP50Ms: percentile(runs.map((r) => r.ttftMs), 50),
-    ttftP90Ms: percentile(runs.map((r) => r.ttftMs), 90),
+    ttftP50Ms: percentile(
+      runs.map((r) => r.ttftMs),
+      50,
+    ),
+    ttftP90Ms: percentile(
+      runs.map((r) => r.ttftMs),
+      90,
+    ),
     itlMs: itl.reduce((a, x) => a + x, 0) / Math.max(1, itl.length),
   };
 }
@@ -244,11 +268,24 @@ export interface ReturningResult {
  * evicted prefixes (ours: the prefix store; llama-server: its `--cache-ram` prompt cache)
  * answers it without re-reading the conversation.
  */
-export async function returningChat(base: string, words: number, others: number, maxTokens: number): Promise<ReturningResult> {
+export async function returningChat(
+  base: string,
+  words: number,
+  others: number,
+  maxTokens: number,
+): Promise<ReturningResult> {
   const chat = new MultiTurnChat(base, words, maxTokens);
   const first = await chat.turn();
-  await Promise.all(Array.from({ length: others }, () => streamChat(base, [{ role: "user", content: randomWords(12) }], maxTokens)));
+  await Promise.all(
+    Array.from({ length: others }, () => streamChat(base, [{ role: "user", content: randomWords(12) }], maxTokens)),
+  );
   chat.nextWords = 8;
   const second = await chat.turn();
-  return { firstPromptTokens: first.promptTokens, firstTtftMs: first.ttftMs, promptTokens: second.promptTokens, readTokens: second.readTokens, ttftMs: second.ttftMs };
+  return {
+    firstPromptTokens: first.promptTokens,
+    firstTtftMs: first.ttftMs,
+    promptTokens: second.promptTokens,
+    readTokens: second.readTokens,
+    ttftMs: second.ttftMs,
+  };
 }

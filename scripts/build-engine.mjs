@@ -30,7 +30,11 @@ function has(command) {
 
 /** What the build depends on: the patches that change the addon's C++ (JavaScript-only ones need no rebuild). */
 function wanted() {
-  const patches = existsSync("patches") ? readdirSync("patches").filter((f) => f.startsWith("node-llama-cpp+")).sort() : [];
+  const patches = existsSync("patches")
+    ? readdirSync("patches")
+        .filter((f) => f.startsWith("node-llama-cpp+"))
+        .sort()
+    : [];
   const hash = createHash("sha256");
   for (const f of patches) {
     const text = readFileSync(path.join("patches", f), "utf8");
@@ -45,7 +49,9 @@ export function buildEngine() {
   const want = wanted();
   if (existsSync(marker) && readFileSync(marker, "utf8") === JSON.stringify(want)) return;
   if (!has("cmake") || !(has("c++") || has("g++") || has("clang++"))) {
-    say("cmake or a C++ compiler is missing: using node-llama-cpp's prebuilt binaries (slower per token; see the README).");
+    say(
+      "cmake or a C++ compiler is missing: using node-llama-cpp's prebuilt binaries (slower per token; see the README).",
+    );
     return;
   }
   say("building the inference engine from llama.cpp's bundled source with a persistent CPU thread pool.");
@@ -56,10 +62,19 @@ export function buildEngine() {
   const log = openSync(logFile, "w");
   const before = new Set(existsSync(buildsDir) ? readdirSync(buildsDir) : []);
   try {
-    execFileSync(process.execPath, [cli, "source", hasSource ? "build" : "download", "--gpu", "false", "--noUsageExample"], {
-      stdio: ["ignore", log, log],
-      env: { ...process.env, ...Object.fromEntries(Object.entries(engineCmakeOptions()).map(([k, v]) => [`NODE_LLAMA_CPP_CMAKE_OPTION_${k}`, v])) },
-    });
+    execFileSync(
+      process.execPath,
+      [cli, "source", hasSource ? "build" : "download", "--gpu", "false", "--noUsageExample"],
+      {
+        stdio: ["ignore", log, log],
+        env: {
+          ...process.env,
+          ...Object.fromEntries(
+            Object.entries(engineCmakeOptions()).map(([k, v]) => [`NODE_LLAMA_CPP_CMAKE_OPTION_${k}`, v]),
+          ),
+        },
+      },
+    );
     writeFileSync(marker, JSON.stringify(want));
     say(`done in ${Math.round((Date.now() - started) / 1000)} s (log: ${logFile}).`);
   } catch (error) {
@@ -68,7 +83,9 @@ export function buildEngine() {
       if (!before.has(entry)) rmSync(path.join(buildsDir, entry), { recursive: true, force: true });
     }
     const tail = readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n");
-    say(`the build failed (${error.message.split("\n")[0]}); using node-llama-cpp's prebuilt binaries. Last lines of ${logFile}:\n${tail}`);
+    say(
+      `the build failed (${error.message.split("\n")[0]}); using node-llama-cpp's prebuilt binaries. Last lines of ${logFile}:\n${tail}`,
+    );
   } finally {
     closeSync(log);
   }

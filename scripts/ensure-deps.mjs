@@ -19,6 +19,9 @@ buildEngine();
 // built once per machine from the same bundled source into a per-user cache.
 if (process.argv.includes("--llama-server") && process.env.LUNARIS_LLAMA_SERVER_BUILD !== "off") {
   const { ensureLlamaCppTools, llamaToolPath } = await import("./llama-cpp-tools.mjs");
-  if (!existsSync(llamaToolPath("llama-server"))) process.stderr.write("Building llama.cpp's llama-server for the fleet tests (once per machine, about 12 minutes on 2 cores)…\n");
+  if (!existsSync(llamaToolPath("llama-server")))
+    process.stderr.write(
+      "Building llama.cpp's llama-server for the fleet tests (once per machine, about 12 minutes on 2 cores)…\n",
+    );
   ensureLlamaCppTools(["llama-server"]);
 }

@@ -33,8 +33,9 @@ function release() {
 }
 
 export function llamaCppCacheDir() {
-  const base = process.env.LUNARIS_LLAMA_CPP_CACHE
-    ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "lunaris", "llama.cpp");
+  const base =
+    process.env.LUNARIS_LLAMA_CPP_CACHE ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "lunaris", "llama.cpp");
   return path.join(base, release());
 }
 
@@ -81,9 +82,20 @@ export function ensureLlamaCppTools(tools = ["llama-server"]) {
       LLAMA_BUILD_UI: "OFF",
       LLAMA_USE_PREBUILT_UI: "OFF", // it would download the web UI
     };
-    process.stderr.write(`[llama.cpp] building ${missing.join(", ")} once into ${build} (about 10 minutes on 2 cores)\n`);
+    process.stderr.write(
+      `[llama.cpp] building ${missing.join(", ")} once into ${build} (about 10 minutes on 2 cores)\n`,
+    );
     run("cmake", ["-S", src, "-B", build, ...Object.entries(options).map(([k, v]) => `-D${k}=${v}`)]);
-    run("cmake", ["--build", build, "--config", "Release", "-j", String(os.availableParallelism()), "--target", ...missing]);
+    run("cmake", [
+      "--build",
+      build,
+      "--config",
+      "Release",
+      "-j",
+      String(os.availableParallelism()),
+      "--target",
+      ...missing,
+    ]);
   }
   return tools.map(llamaToolPath);
 }

@@ -19,8 +19,7 @@ export interface CatalogEntry {
 export const LUNARIS: CatalogEntry = {
   id: "Sao10K/L3-8B-Lunaris-v1",
   ownedBy: "Sao10K",
-  description:
-    "A generalist / roleplaying merge of Llama 3 8B models, tuned for creative writing and character chat.",
+  description: "A generalist / roleplaying merge of Llama 3 8B models, tuned for creative writing and character chat.",
   contextLength: 8192,
   precision: "bfloat16",
   defaultFile: "hf:bartowski/L3-8B-Lunaris-v1-GGUF:Q4_K_M",

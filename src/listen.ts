@@ -3,7 +3,11 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 
 /** Serves a fetch handler on host:port (0: any free port); resolves once listening, with the URL to reach it. */
-export async function listen(fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): Promise<{ server: Server; url: string }> {
+export async function listen(
+  fetch: (req: Request) => Response | Promise<Response>,
+  host: string,
+  port: number,
+): Promise<{ server: Server; url: string }> {
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch, hostname: host, port }, () => resolve(s as Server));
   });

@@ -28,17 +28,27 @@ export async function openEngine(cfg: ServeConfig, o: OpenEngineOptions): Promis
       id: LUNARIS.id,
       aliases: cfg.alias,
       // Nodes are reached with the cluster secret unless an upstream names its own key.
-      upstreams: cfg.upstreams.map((u) => ({ ...u, apiKey: u.apiKey ?? (u.kind === "lunaris" ? cfg.clusterSecret : undefined) })),
+      upstreams: cfg.upstreams.map((u) => ({
+        ...u,
+        apiKey: u.apiKey ?? (u.kind === "lunaris" ? cfg.clusterSecret : undefined),
+      })),
       router: { ...DEFAULT_ROUTER, policy: cfg.routing },
       healthIntervalMs: cfg.healthIntervalMs,
       log: (m) => log.info(m),
       observer: o.observer,
     });
-    log.info(`gateway over ${cfg.upstreams.length} upstream(s), ${cfg.routing} routing: ${cfg.upstreams.map((u) => `${u.kind}=${u.url}`).join(", ")}`);
+    log.info(
+      `gateway over ${cfg.upstreams.length} upstream(s), ${cfg.routing} routing: ${cfg.upstreams.map((u) => `${u.kind}=${u.url}`).join(", ")}`,
+    );
     return engine;
   }
-  const resolved = await resolveModelPath(cfg.model, { cacheDir: cfg.cacheDir, log: (m) => log.info(m), onProgress: o.onProgress });
-  if (resolved.demo) log.warn("serving the DEMO model: random weights, real tokenizer and template; replies are gibberish");
+  const resolved = await resolveModelPath(cfg.model, {
+    cacheDir: cfg.cacheDir,
+    log: (m) => log.info(m),
+    onProgress: o.onProgress,
+  });
+  if (resolved.demo)
+    log.warn("serving the DEMO model: random weights, real tokenizer and template; replies are gibberish");
   const engine = await createEngine({
     kind: "llama",
     modelPath: resolved.path,

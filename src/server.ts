@@ -68,7 +68,11 @@ async function openAccounting(cfg: ServeConfig, log: Logger, now: (() => number)
 }
 
 /** Config → dependencies → HTTP server; the engine opens in the background (/health says 503 until then). */
-export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: cfg.logLevel }), options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  cfg: ServeConfig,
+  log: Logger = pino({ level: cfg.logLevel }),
+  options: StartOptions = {},
+): Promise<RunningServer> {
   const accounting = await openAccounting(cfg, log, options.now);
   let engine: Engine | null = null;
   const servedIds = (): string[] => [LUNARIS.id, ...cfg.alias, ...(engine?.model.demo ? [DEMO_ID] : [])];
@@ -103,7 +107,11 @@ export async function startServer(cfg: ServeConfig, log: Logger = pino({ level: 
 
   const ready = (async () => {
     const loadStarted = Date.now();
-    engine = await openEngine(cfg, { log, onProgress: options.onProgress, observer: cfg.upstreams.length > 0 ? metrics.fleetObserver() : undefined });
+    engine = await openEngine(cfg, {
+      log,
+      onProgress: options.onProgress,
+      observer: cfg.upstreams.length > 0 ? metrics.fleetObserver() : undefined,
+    });
     metrics.modelLoaded((Date.now() - loadStarted) / 1000);
   })();
 

@@ -13,13 +13,24 @@ $("model-precision").textContent = card.precision;
 $("model-quant").textContent = card.quantization ?? "loading…";
 if (card.demo) {
   $("demo-note").hidden = false;
-  $("demo-note").textContent = "Demo model: random weights with the real tokenizer and template. Replies are gibberish.";
+  $("demo-note").textContent =
+    "Demo model: random weights with the real tokenizer and template. Replies are gibberish.";
 }
 
 $("api-key").value = localStorage.getItem(KEY_STORAGE) ?? "";
 $("api-key").addEventListener("change", () => localStorage.setItem(KEY_STORAGE, $("api-key").value.trim()));
 
-const numberFields = ["temperature", "top_p", "top_k", "min_p", "max_tokens", "presence_penalty", "frequency_penalty", "repetition_penalty", "seed"];
+const numberFields = [
+  "temperature",
+  "top_p",
+  "top_k",
+  "min_p",
+  "max_tokens",
+  "presence_penalty",
+  "frequency_penalty",
+  "repetition_penalty",
+  "seed",
+];
 
 /** The request body from the current settings: only fields with a value are sent. */
 function requestBody(messages) {
@@ -28,7 +39,9 @@ function requestBody(messages) {
     const v = $(f).value.trim();
     if (v !== "") body[f] = Number(v);
   }
-  const stop = $("stop-seqs").value.split("\n").filter((s) => s !== "");
+  const stop = $("stop-seqs")
+    .value.split("\n")
+    .filter((s) => s !== "");
   if (stop.length > 0) body.stop = stop;
   return body;
 }
@@ -166,7 +179,9 @@ from openai import OpenAI
 client = OpenAI(base_url="${base}", api_key=os.environ["LUNARIS_API_KEY"])
 r = client.chat.completions.create(
     model="${card.id}",
-    messages=[{"role": "user", "content": "Hello!"}],${Object.entries(sampling()).map(([k, v]) => `\n    ${k}=${JSON.stringify(v)},`).join("")}
+    messages=[{"role": "user", "content": "Hello!"}],${Object.entries(sampling())
+      .map(([k, v]) => `\n    ${k}=${JSON.stringify(v)},`)
+      .join("")}
 )
 print(r.choices[0].message.content)`,
   js: () => `import OpenAI from "openai";
@@ -174,7 +189,9 @@ print(r.choices[0].message.content)`,
 const client = new OpenAI({ baseURL: "${base}", apiKey: process.env.LUNARIS_API_KEY });
 const r = await client.chat.completions.create({
   model: "${card.id}",
-  messages: [{ role: "user", content: "Hello!" }],${Object.entries(sampling()).map(([k, v]) => `\n  ${k}: ${JSON.stringify(v)},`).join("")}
+  messages: [{ role: "user", content: "Hello!" }],${Object.entries(sampling())
+    .map(([k, v]) => `\n  ${k}: ${JSON.stringify(v)},`)
+    .join("")}
 });
 console.log(r.choices[0].message.content);`,
 };
@@ -186,7 +203,11 @@ let lang = "curl";
 function renderExample() {
   $("example-code").textContent = examples[lang]();
 }
-for (const [id, l] of [["tab-curl", "curl"], ["tab-python", "python"], ["tab-js", "js"]]) {
+for (const [id, l] of [
+  ["tab-curl", "curl"],
+  ["tab-python", "python"],
+  ["tab-js", "js"],
+]) {
   $(id).addEventListener("click", () => {
     lang = l;
     for (const t of document.querySelectorAll("[role=tab]")) t.setAttribute("aria-selected", String(t.id === id));

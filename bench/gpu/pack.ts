@@ -38,7 +38,17 @@ const EXCLUDE = [
 ];
 
 /** llama.cpp folders the addon build reads; tools/ is cut down to batched-bench. */
-const LLAMA_PARTS = ["CMakeLists.txt", "cmake", "ggml", "src", "include", "common", "vendor", "licenses", "tools/batched-bench"];
+const LLAMA_PARTS = [
+  "CMakeLists.txt",
+  "cmake",
+  "ggml",
+  "src",
+  "include",
+  "common",
+  "vendor",
+  "licenses",
+  "tools/batched-bench",
+];
 
 function xzTar(out: string, cwd: string, entries: string[], exclude: string[] = []): void {
   execFileSync("tar", ["-cJf", out, ...exclude.map((e) => `--exclude=${e}`), ...entries], {
@@ -56,7 +66,9 @@ export function packGpuBundle(): { files: Record<string, number>; totalMiB: numb
   rmSync(BUNDLE, { recursive: true, force: true });
   mkdirSync(BUNDLE, { recursive: true });
 
-  execFileSync("sh", ["-c", `xz -9 -T0 -c "${process.execPath}" > "${path.join(BUNDLE, "node.xz")}"`], { stdio: "inherit" });
+  execFileSync("sh", ["-c", `xz -9 -T0 -c "${process.execPath}" > "${path.join(BUNDLE, "node.xz")}"`], {
+    stdio: "inherit",
+  });
 
   xzTar(path.join(BUNDLE, "node_modules.tar.xz"), process.cwd(), ["node_modules"], EXCLUDE);
 
@@ -64,14 +76,25 @@ export function packGpuBundle(): { files: Record<string, number>; totalMiB: numb
   const stage = path.join(BUNDLE, "stage");
   for (const part of LLAMA_PARTS) cpSync(path.join(src, part), path.join(stage, part), { recursive: true });
   // llama.cpp adds every tool when LLAMA_BUILD_TOOLS is on; only the batched benchmark is wanted.
-  writeFileSync(path.join(stage, "tools", "CMakeLists.txt"), "llama_add_compile_flags()\nadd_subdirectory(batched-bench)\n");
+  writeFileSync(
+    path.join(stage, "tools", "CMakeLists.txt"),
+    "llama_add_compile_flags()\nadd_subdirectory(batched-bench)\n",
+  );
   xzTar(path.join(BUNDLE, "llama.cpp.tar.xz"), stage, ["."]);
   rmSync(stage, { recursive: true, force: true });
 
   const files: Record<string, number> = {};
-  for (const f of ["node.xz", "node_modules.tar.xz", "llama.cpp.tar.xz"]) files[f] = Number(mib(path.join(BUNDLE, f)).toFixed(1));
-  const totalMiB = Number(Object.values(files).reduce((a, b) => a + b, 0).toFixed(1));
-  writeFileSync(path.join(BUNDLE, "manifest.json"), `${JSON.stringify({ node: process.version, files, totalMiB }, null, 2)}\n`);
+  for (const f of ["node.xz", "node_modules.tar.xz", "llama.cpp.tar.xz"])
+    files[f] = Number(mib(path.join(BUNDLE, f)).toFixed(1));
+  const totalMiB = Number(
+    Object.values(files)
+      .reduce((a, b) => a + b, 0)
+      .toFixed(1),
+  );
+  writeFileSync(
+    path.join(BUNDLE, "manifest.json"),
+    `${JSON.stringify({ node: process.version, files, totalMiB }, null, 2)}\n`,
+  );
   if (totalMiB > LIMIT_MIB) throw new Error(`the GPU bundle is ${totalMiB} MiB, over ${LIMIT_MIB} MiB`);
   return { files, totalMiB };
 }

@@ -50,13 +50,34 @@ interface BatchedRow {
 
 function batchedBench(bin: string): BatchedRow[] {
   const args = [
-    "-m", model, "-c", String(maxStreams * ctxPerSlot), "-b", "2048", "-ub", "512",
-    "-npp", String(promptTokens), "-ntg", String(newTokens), "-npl", streams.join(","),
-    "-ngl", gpu === "off" ? "0" : "99", "-fa", "on", "--output-format", "jsonl",
+    "-m",
+    model,
+    "-c",
+    String(maxStreams * ctxPerSlot),
+    "-b",
+    "2048",
+    "-ub",
+    "512",
+    "-npp",
+    String(promptTokens),
+    "-ntg",
+    String(newTokens),
+    "-npl",
+    streams.join(","),
+    "-ngl",
+    gpu === "off" ? "0" : "99",
+    "-fa",
+    "on",
+    "--output-format",
+    "jsonl",
     ...(gpu === "off" ? ["-t", String(os.availableParallelism())] : []),
   ];
   log(`llama-batched-bench ${args.join(" ")}`);
-  const text = execFileSync(bin, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 2 ** 20 });
+  const text = execFileSync(bin, args, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 64 * 2 ** 20,
+  });
   return text
     .split("\n")
     .filter((l) => l.startsWith("{"))
@@ -89,7 +110,9 @@ async function ours(): Promise<{ single: number; conc: ConcurrencyResult[]; rssM
 
 function gpuName(): string {
   try {
-    return execFileSync("nvidia-smi", ["--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"], { encoding: "utf8" }).trim();
+    return execFileSync("nvidia-smi", ["--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"], {
+      encoding: "utf8",
+    }).trim();
   } catch {
     return "no GPU (CPU rehearsal)";
   }
@@ -112,7 +135,17 @@ const rows = streams.map((c) => {
     ratio: o && b ? o.decodeTps / b.speed_tg : null,
   };
 });
-const result = { date: new Date().toISOString(), device: gpuName(), model: path.basename(model), gpu, promptTokens, newTokens, singleStreamTps: lunaris.single, rssMiB: lunaris.rssMiB, rows };
+const result = {
+  date: new Date().toISOString(),
+  device: gpuName(),
+  model: path.basename(model),
+  gpu,
+  promptTokens,
+  newTokens,
+  singleStreamTps: lunaris.single,
+  rssMiB: lunaris.rssMiB,
+  rows,
+};
 writeFileSync(path.join(out, "gpu.json"), `${JSON.stringify(result, null, 2)}\n`);
 const f = (v: number | null, d = 1) => (v === null ? "–" : v.toFixed(d));
 const md = [
@@ -120,7 +153,10 @@ const md = [
   "",
   "| streams | Lunaris decode (tok/s) | llama-batched-bench S_TG (tok/s) | ours / theirs | Lunaris TTFT p50 / p90 (ms) | aggregate incl. prefill (tok/s) |",
   "|---|---|---|---|---|---|",
-  ...rows.map((r) => `| ${r.streams} | ${f(r.oursDecodeTps)} | ${f(r.batchedDecodeTps)} | ${f(r.ratio, 2)}× | ${f(r.oursTtftP50Ms, 0)} / ${f(r.oursTtftP90Ms, 0)} | ${f(r.oursAggregateTps)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.streams} | ${f(r.oursDecodeTps)} | ${f(r.batchedDecodeTps)} | ${f(r.ratio, 2)}× | ${f(r.oursTtftP50Ms, 0)} / ${f(r.oursTtftP90Ms, 0)} | ${f(r.oursAggregateTps)} |`,
+  ),
   "",
   `Single-stream decode through the HTTP API: ${lunaris.single.toFixed(1)} tok/s. Server RSS after the run: ${lunaris.rssMiB} MiB.`,
   "",

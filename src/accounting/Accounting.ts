@@ -57,7 +57,13 @@ export class Accounting {
     this.adminKeys = o.adminKeys ?? new KeyRing([]);
     this.windowMs = o.windowMs ?? WINDOW_MS;
     this.now = o.now ?? Date.now;
-    this.limiter = new Limiter(store, { leaseMs: o.leaseMs ?? 600_000, windowMs: this.windowMs, instanceId: this.instanceId, now: o.now, holdPico: o.holdPico });
+    this.limiter = new Limiter(store, {
+      leaseMs: o.leaseMs ?? 600_000,
+      windowMs: this.windowMs,
+      instanceId: this.instanceId,
+      now: o.now,
+      holdPico: o.holdPico,
+    });
   }
 
   /**

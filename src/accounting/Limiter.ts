@@ -87,7 +87,10 @@ export class Limiter {
     const headers: Record<string, string> = {};
 
     // The budget: spend plus the holds of requests still running, on any server sharing the ledger.
-    const holdId = limits.monthlyBudgetMicros !== null ? await this.holdBudget(keyId, limits.monthlyBudgetMicros, now, headers) : null;
+    const holdId =
+      limits.monthlyBudgetMicros !== null
+        ? await this.holdBudget(keyId, limits.monthlyBudgetMicros, now, headers)
+        : null;
     const dropHold = async () => {
       if (holdId !== null) await this.store.releaseHold(holdId);
     };
@@ -99,7 +102,12 @@ export class Limiter {
     }
   }
 
-  private async holdBudget(keyId: string, budgetMicros: number, now: number, headers: Record<string, string>): Promise<string> {
+  private async holdBudget(
+    keyId: string,
+    budgetMicros: number,
+    now: number,
+    headers: Record<string, string>,
+  ): Promise<string> {
     const id = randomUUID();
     const held = await this.store.holdBudget(keyId, monthOf(now), {
       id,
@@ -137,7 +145,12 @@ export class Limiter {
       headers["x-ratelimit-remaining-tokens"] = String(Math.max(0, limits.tpm - counts.tokens));
       headers["x-ratelimit-reset-tokens"] = `${resetS}s`;
       if (counts.tokens >= limits.tpm) {
-        throw new LimitExceeded("tokens", `Rate limit reached: tokens per minute (TPM): limit ${limits.tpm}, used ${counts.tokens}.`, resetS, headers);
+        throw new LimitExceeded(
+          "tokens",
+          `Rate limit reached: tokens per minute (TPM): limit ${limits.tpm}, used ${counts.tokens}.`,
+          resetS,
+          headers,
+        );
       }
     }
     if (limits.rpm !== null) {
@@ -147,7 +160,8 @@ export class Limiter {
       headers["x-ratelimit-reset-requests"] = `${resetS}s`;
       if (counts.requests >= limits.rpm) throw this.overRpm(limits.rpm, resetS, headers);
     }
-    const leaseId = limits.maxConcurrent !== null ? await this.lease(keyId, limits.maxConcurrent, Date.now(), headers) : null;
+    const leaseId =
+      limits.maxConcurrent !== null ? await this.lease(keyId, limits.maxConcurrent, Date.now(), headers) : null;
     const release = async () => {
       if (leaseId !== null) await this.store.releaseLease(leaseId);
       await dropHold(); // the request's row is in the ledger by now: its real cost replaces the hold
@@ -157,7 +171,8 @@ export class Limiter {
       await release();
       throw this.overRpm(limits.rpm ?? 0, resetS, headers);
     }
-    if (limits.rpm !== null) headers["x-ratelimit-remaining-requests"] = String(Math.max(0, limits.rpm - after.requests));
+    if (limits.rpm !== null)
+      headers["x-ratelimit-remaining-requests"] = String(Math.max(0, limits.rpm - after.requests));
     let released = false;
     return {
       headers,
@@ -173,7 +188,13 @@ export class Limiter {
     const id = randomUUID();
     const ok = await this.store.acquireLease(
       keyId,
-      { id, instanceId: this.options.instanceId, now, expiresAt: now + this.options.leaseMs, aliveAfter: now - DEAD_AFTER_MS },
+      {
+        id,
+        instanceId: this.options.instanceId,
+        now,
+        expiresAt: now + this.options.leaseMs,
+        aliveAfter: now - DEAD_AFTER_MS,
+      },
       max,
     );
     if (!ok) {
@@ -189,6 +210,11 @@ export class Limiter {
 
   private overRpm(rpm: number, resetS: number, headers: Record<string, string>): LimitExceeded {
     headers["x-ratelimit-remaining-requests"] = "0";
-    return new LimitExceeded("requests", `Rate limit reached: requests per minute (RPM): limit ${rpm}.`, resetS, headers);
+    return new LimitExceeded(
+      "requests",
+      `Rate limit reached: requests per minute (RPM): limit ${rpm}.`,
+      resetS,
+      headers,
+    );
   }
 }

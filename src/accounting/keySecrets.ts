@@ -17,5 +17,10 @@ export function sameHash(a: string, b: string): boolean {
 /** A new key: the secret (shown once), its hash (stored), and a short visible prefix. */
 export function newSecret(): { secret: string; hash: string; prefix: string; id: string } {
   const secret = `${SECRET_PREFIX}${randomBytes(32).toString("base64url")}`;
-  return { secret, hash: hashSecret(secret), prefix: secret.slice(0, VISIBLE_CHARS), id: `key_${randomBytes(6).toString("hex")}` };
+  return {
+    secret,
+    hash: hashSecret(secret),
+    prefix: secret.slice(0, VISIBLE_CHARS),
+    id: `key_${randomBytes(6).toString("hex")}`,
+  };
 }

@@ -8,7 +8,9 @@ export interface Prices {
 }
 
 export function costPicoUsd(promptTokens: number, completionTokens: number, p: Prices): bigint {
-  return BigInt(promptTokens) * BigInt(p.inputMicrosPerMillion) + BigInt(completionTokens) * BigInt(p.outputMicrosPerMillion);
+  return (
+    BigInt(promptTokens) * BigInt(p.inputMicrosPerMillion) + BigInt(completionTokens) * BigInt(p.outputMicrosPerMillion)
+  );
 }
 
 /** Pico-dollars as a decimal USD string, e.g. 360000n → "0.00000036". */

@@ -30,7 +30,17 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
       origins: deps.corsOrigins,
       allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
       allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: ["x-request-id", "x-lunaris-ignored-params", "retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"],
+      exposeHeaders: [
+        "x-request-id",
+        "x-lunaris-ignored-params",
+        "retry-after",
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-reset-tokens",
+      ],
       maxAge: 600,
     }),
   );

@@ -30,6 +30,8 @@ export function handleClientErrors(server: Server, log: Logger, metrics: Metrics
     metrics.observeRequest("unparsed", 400);
     log.warn({ code, reason: err.message.split(":")[0] }, "request refused by the HTTP parser");
     const body = JSON.stringify(malformedHttp(code).toBody());
-    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
 }

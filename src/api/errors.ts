@@ -48,7 +48,12 @@ export const invalidJson = (detail: string): ApiError =>
   new ApiError(400, "invalid_request_error", "invalid_json", `The request body is not valid JSON: ${detail}`);
 
 export const bodyTooLarge = (limit: number): ApiError =>
-  new ApiError(413, "invalid_request_error", "request_too_large", `The request body is larger than ${limit / 2 ** 20} MiB.`);
+  new ApiError(
+    413,
+    "invalid_request_error",
+    "request_too_large",
+    `The request body is larger than ${limit / 2 ** 20} MiB.`,
+  );
 
 export const unauthorized = (message: string): ApiError =>
   new ApiError(401, "authentication_error", "invalid_api_key", message);
@@ -94,7 +99,12 @@ export const malformedHttp = (parserCode: string): ApiError =>
  * 408s as the client's own timeout).
  */
 export const requestTimeout = (): ApiError =>
-  new ApiError(504, "server_error", "request_timeout", "The request took longer than this server allows. Retry, or ask for fewer tokens.");
+  new ApiError(
+    504,
+    "server_error",
+    "request_timeout",
+    "The request took longer than this server allows. Retry, or ask for fewer tokens.",
+  );
 
 export const internal = (): ApiError =>
   new ApiError(500, "server_error", "internal_error", "The server had an error while processing the request.");
@@ -126,7 +136,8 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof EngineError) {
     const { status, type } = ENGINE_ERRORS[error.code];
-    const headers: Record<string, string> = error.retryAfterS !== null ? { "retry-after": String(error.retryAfterS) } : {};
+    const headers: Record<string, string> =
+      error.retryAfterS !== null ? { "retry-after": String(error.retryAfterS) } : {};
     return new ApiError(status, type, error.code, error.message, error.param, headers);
   }
   return internal();

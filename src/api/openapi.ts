@@ -18,7 +18,10 @@ function to2020(node: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(node)) if (k !== "$schema") out[k] = to2020(v);
   // Draft 4 style exclusive bounds (a boolean beside minimum/maximum) become numbers.
-  for (const [ex, bound] of [["exclusiveMinimum", "minimum"], ["exclusiveMaximum", "maximum"]] as const) {
+  for (const [ex, bound] of [
+    ["exclusiveMinimum", "minimum"],
+    ["exclusiveMaximum", "maximum"],
+  ] as const) {
     if (out[ex] === true) {
       out[ex] = out[bound];
       delete out[bound];
@@ -61,13 +64,25 @@ function operation(r: Route): Record<string, unknown> {
       .filter(([status]) => r.access !== "public" || status === "503")
       .map(([status, description]) => [status, { description, content: { "application/json": { schema: ref } } }]),
   );
-  const params = [...r.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+  const params = [...r.path.matchAll(/:(\w+)/g)].map((m) => ({
+    name: m[1],
+    in: "path",
+    required: true,
+    schema: { type: "string" },
+  }));
   const query = (r.doc.query ?? []).map((name) => ({ name, in: "query", required: false, schema: { type: "string" } }));
   return {
     summary: r.doc.summary,
     ...(r.access === "public" ? { security: [] } : {}),
     ...(params.length + query.length > 0 ? { parameters: [...params, ...query] } : {}),
-    ...(r.doc.body ? { requestBody: { required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${r.doc.body}` } } } } } : {}),
+    ...(r.doc.body
+      ? {
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: { $ref: `#/components/schemas/${r.doc.body}` } } },
+          },
+        }
+      : {}),
     responses: { [r.doc.ok[0]]: { description: r.doc.ok[1] }, ...errors },
   };
 }
@@ -107,7 +122,12 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
             error: {
               type: "object",
               required: ["message", "type", "param", "code"],
-              properties: { message: { type: "string" }, type: { type: "string" }, param: { type: ["string", "null"] }, code: { type: ["string", "null"] } },
+              properties: {
+                message: { type: "string" },
+                type: { type: "string" },
+                param: { type: ["string", "null"] },
+                code: { type: ["string", "null"] },
+              },
             },
           },
         },

@@ -13,7 +13,11 @@ interface Usage {
 }
 
 /** Streams one reply to stdout; returns its text and usage. */
-async function streamReply(url: string, key: string | undefined, body: unknown): Promise<{ text: string; usage: Usage | null }> {
+async function streamReply(
+  url: string,
+  key: string | undefined,
+  body: unknown,
+): Promise<{ text: string; usage: Usage | null }> {
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },

@@ -20,7 +20,11 @@ export async function withAccounting<T>(o: StoreOpts, fn: (a: Accounting) => Pro
 
 export function storeOptions(cmd: Command): Command {
   return cmd
-    .option("--database <url>", "postgres://… (also LUNARIS_DATABASE_URL); default SQLite in --data-dir", process.env.LUNARIS_DATABASE_URL)
+    .option(
+      "--database <url>",
+      "postgres://… (also LUNARIS_DATABASE_URL); default SQLite in --data-dir",
+      process.env.LUNARIS_DATABASE_URL,
+    )
     .option("--data-dir <dir>", "where the SQLite ledger lives", defaultDataDir());
 }
 
@@ -43,7 +47,12 @@ function limitOptions(cmd: Command): Command {
     .option("--monthly-budget-usd <usd>", "monthly spend limit in USD", usd);
 }
 
-function toLimits(o: { rpm?: number; tpm?: number; maxConcurrent?: number; monthlyBudgetUsd?: number }): Partial<KeyLimits> {
+function toLimits(o: {
+  rpm?: number;
+  tpm?: number;
+  maxConcurrent?: number;
+  monthlyBudgetUsd?: number;
+}): Partial<KeyLimits> {
   const l: Partial<KeyLimits> = {};
   if (o.rpm !== undefined) l.rpm = o.rpm;
   if (o.tpm !== undefined) l.tpm = o.tpm;
@@ -79,7 +88,9 @@ export function registerKeys(program: Command): void {
     .option("--admin", "may manage keys and read all usage over HTTP", false)
     .option("--json", "print JSON", false)
     .action(async (o: StoreOpts & { name: string; admin: boolean; json: boolean } & Parameters<typeof toLimits>[0]) => {
-      const { key, secret } = await withAccounting(o, (a) => a.createKey({ name: o.name, isAdmin: o.admin, ...toLimits(o) }));
+      const { key, secret } = await withAccounting(o, (a) =>
+        a.createKey({ name: o.name, isAdmin: o.admin, ...toLimits(o) }),
+      );
       if (o.json) process.stdout.write(`${JSON.stringify({ id: key.id, secret })}\n`);
       else process.stdout.write(`Created ${key.id} (${key.name}). Secret, shown only now:\n\n  ${secret}\n\n`);
     });
@@ -92,26 +103,35 @@ export function registerKeys(program: Command): void {
       else printKeys(list);
     });
 
-  storeOptions(keys.command("revoke <id>").description("Revoke a key: it gets 401 from then on")).action(async (id: string, o: StoreOpts) => {
-    const ok = await withAccounting(o, (a) => a.revokeKey(id));
-    if (!ok) throw new Error(`no active key with id '${id}' (see: lunaris keys list)`);
-    process.stdout.write(`Revoked ${id}.\n`);
-  });
+  storeOptions(keys.command("revoke <id>").description("Revoke a key: it gets 401 from then on")).action(
+    async (id: string, o: StoreOpts) => {
+      const ok = await withAccounting(o, (a) => a.revokeKey(id));
+      if (!ok) throw new Error(`no active key with id '${id}' (see: lunaris keys list)`);
+      process.stdout.write(`Revoked ${id}.\n`);
+    },
+  );
 
   limitOptions(storeOptions(keys.command("update <id>").description("Change a key's name or limits")))
     .option("--name <name>", "new name")
     .option("--unlimited <limit...>", "remove limits: rpm tpm max-concurrent monthly-budget-usd")
-    .action(async (id: string, o: StoreOpts & { name?: string; unlimited?: string[] } & Parameters<typeof toLimits>[0]) => {
-      const patch: Partial<KeyLimits> & { name?: string } = toLimits(o);
-      if (o.name !== undefined) patch.name = o.name;
-      const names: Record<string, keyof KeyLimits> = { rpm: "rpm", tpm: "tpm", "max-concurrent": "maxConcurrent", "monthly-budget-usd": "monthlyBudgetMicros" };
-      for (const u of o.unlimited ?? []) {
-        const field = names[u];
-        if (!field) throw new Error(`--unlimited takes: ${Object.keys(names).join(", ")}`);
-        patch[field] = null;
-      }
-      const key = await withAccounting(o, (a) => a.updateKey(id, patch));
-      if (!key) throw new Error(`no key with id '${id}' (see: lunaris keys list)`);
-      printKeys([key]);
-    });
+    .action(
+      async (id: string, o: StoreOpts & { name?: string; unlimited?: string[] } & Parameters<typeof toLimits>[0]) => {
+        const patch: Partial<KeyLimits> & { name?: string } = toLimits(o);
+        if (o.name !== undefined) patch.name = o.name;
+        const names: Record<string, keyof KeyLimits> = {
+          rpm: "rpm",
+          tpm: "tpm",
+          "max-concurrent": "maxConcurrent",
+          "monthly-budget-usd": "monthlyBudgetMicros",
+        };
+        for (const u of o.unlimited ?? []) {
+          const field = names[u];
+          if (!field) throw new Error(`--unlimited takes: ${Object.keys(names).join(", ")}`);
+          patch[field] = null;
+        }
+        const key = await withAccounting(o, (a) => a.updateKey(id, patch));
+        if (!key) throw new Error(`no key with id '${id}' (see: lunaris keys list)`);
+        printKeys([key]);
+      },
+    );
 }

@@ -6,7 +6,9 @@ import { createProgressBar } from "./progressBar.js";
 export function registerPull(program: Command): void {
   program
     .command("pull <hf-ref>")
-    .description("Download a GGUF from Hugging Face into the cache (resumable), e.g. hf:bartowski/L3-8B-Lunaris-v1-GGUF:Q4_K_M")
+    .description(
+      "Download a GGUF from Hugging Face into the cache (resumable), e.g. hf:bartowski/L3-8B-Lunaris-v1-GGUF:Q4_K_M",
+    )
     .option("--cache-dir <dir>", "model cache", defaultCacheDir())
     .action(async (ref: string, opts: { cacheDir: string }) => {
       const bar = createProgressBar("pull");

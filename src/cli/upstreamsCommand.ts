@@ -23,7 +23,9 @@ export function registerUpstreams(program: Command): void {
     .option("--admin-key <key>", "an admin key of the gateway (also LUNARIS_ADMIN_KEY)", process.env.LUNARIS_ADMIN_KEY)
     .option("--json", "print JSON", false)
     .action(async (o: { url: string; adminKey?: string; json: boolean }) => {
-      const res = await fetch(`${o.url.replace(/\/+$/, "")}/v1/admin/upstreams`, { headers: o.adminKey ? { authorization: `Bearer ${o.adminKey}` } : {} });
+      const res = await fetch(`${o.url.replace(/\/+$/, "")}/v1/admin/upstreams`, {
+        headers: o.adminKey ? { authorization: `Bearer ${o.adminKey}` } : {},
+      });
       const body = (await res.json()) as { data?: UpstreamObject[]; error?: { message: string } };
       if (!res.ok || !body.data) throw new Error(body.error?.message ?? `HTTP ${res.status}`);
       if (o.json) {
@@ -42,6 +44,9 @@ export function registerUpstreams(program: Command): void {
         String(u.prefix_hits),
         u.healthy ? "" : (u.last_error ?? ""),
       ]);
-      printTable(["URL", "KIND", "WEIGHT", "HEALTH", "IN FLIGHT", "QUEUED", "REQUESTS", "ERRORS", "PREFIX HITS", "LAST ERROR"], rows);
+      printTable(
+        ["URL", "KIND", "WEIGHT", "HEALTH", "IN FLIGHT", "QUEUED", "REQUESTS", "ERRORS", "PREFIX HITS", "LAST ERROR"],
+        rows,
+      );
     });
 }

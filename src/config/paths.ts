@@ -4,7 +4,9 @@ import path from "node:path";
 
 /** Downloaded and generated models. */
 export function defaultCacheDir(): string {
-  return process.env.LUNARIS_HOME ? path.join(process.env.LUNARIS_HOME, "models") : path.join(os.homedir(), ".cache", "lunaris");
+  return process.env.LUNARIS_HOME
+    ? path.join(process.env.LUNARIS_HOME, "models")
+    : path.join(os.homedir(), ".cache", "lunaris");
 }
 
 /** The SQLite ledger and other state. */
@@ -23,7 +25,8 @@ export function prefixCacheDir(cacheDir: string): string {
   const root = path.join(cacheDir, "prefix-cache");
   for (const name of existsSync(root) ? readdirSync(root) : []) {
     const pid = Number(name);
-    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) rmSync(path.join(root, name), { recursive: true, force: true });
+    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid))
+      rmSync(path.join(root, name), { recursive: true, force: true });
   }
   return path.join(root, String(process.pid));
 }

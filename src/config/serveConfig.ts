@@ -97,7 +97,9 @@ export function parseServeConfig(input: unknown): ServeConfig {
   const r = serveConfigSchema.safeParse(input);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new Error(`Invalid setting --${String(i?.path[0] ?? "?").replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}: ${i?.message}`);
+    throw new Error(
+      `Invalid setting --${String(i?.path[0] ?? "?").replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}: ${i?.message}`,
+    );
   }
   return Object.freeze(r.data);
 }

@@ -40,7 +40,9 @@ export function renderLlama3Pieces(messages: readonly ChatMessage[], specials: L
   messages.forEach((m, i) => {
     out.push(specials.startHeader, m.role === "tool" ? "ipython" : m.role, specials.endHeader);
     const isPrefill = i === last && m.role === "assistant" && !m.toolCalls?.length;
-    const text = m.toolCalls?.length ? [m.content.trim(), toolCallsText(m.toolCalls)].filter((t) => t !== "").join("\n") : m.content;
+    const text = m.toolCalls?.length
+      ? [m.content.trim(), toolCallsText(m.toolCalls)].filter((t) => t !== "").join("\n")
+      : m.content;
     const content = isPrefill ? text.trimStart() : text.trim();
     out.push(`\n\n${content}`);
     if (!isPrefill) out.push(specials.eot);

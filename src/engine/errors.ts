@@ -32,7 +32,13 @@ export class EngineError extends Error {
   }
 }
 
-export function contextOverflow(limit: number, needed: number, promptTokens: number, param = "messages", estimated = false): EngineError {
+export function contextOverflow(
+  limit: number,
+  needed: number,
+  promptTokens: number,
+  param = "messages",
+  estimated = false,
+): EngineError {
   const at = estimated ? "at least " : "";
   return new EngineError(
     "context_length_exceeded",

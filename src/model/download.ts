@@ -21,7 +21,8 @@ export class DownloadError extends Error {
 }
 
 function offlineHint(ref: string, cause: unknown): DownloadError {
-  const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+  const why =
+    cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
   return new DownloadError(
     `Could not download ${ref} (${why}). With no network, copy the GGUF file onto this machine and ` +
       "start with `lunaris serve --model /path/to/model.gguf` (or try the API with `--model demo`).",
@@ -56,6 +57,7 @@ async function sha256Of(file: string): Promise<string> {
  * size-checked, and sha256-checked against the LFS etag when the hub sends one.
  * Returns the local path.
  */
+// eslint-disable-next-line max-lines-per-function -- one download in order: resolve, resume, stream with progress, verify size and sha256, rename
 export async function downloadHfModel(refText: string, o: DownloadOptions): Promise<string> {
   const ref = parseHfRef(refText);
   const base = (o.endpoint ?? process.env.HF_ENDPOINT ?? "https://huggingface.co").replace(/\/$/, "");
@@ -73,7 +75,10 @@ export async function downloadHfModel(refText: string, o: DownloadOptions): Prom
   const url = `${base}/${ref.repo}/resolve/main/${file}`;
   let res: Response;
   try {
-    res = await hfFetch(url, o, { headers: have > 0 ? { range: `bytes=${have}-` } : {}, signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
+    res = await hfFetch(url, o, {
+      headers: have > 0 ? { range: `bytes=${have}-` } : {},
+      signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS),
+    });
   } catch (e) {
     throw offlineHint(refText, e);
   }
@@ -82,7 +87,9 @@ export async function downloadHfModel(refText: string, o: DownloadOptions): Prom
   const start = resumed ? have : 0;
   const length = Number(res.headers.get("content-length") ?? Number.NaN);
   const total = Number.isFinite(length) ? start + length : null;
-  const etag = (res.headers.get("x-linked-etag") ?? res.headers.get("etag") ?? "").replace(/^W\//, "").replace(/"/g, "");
+  const etag = (res.headers.get("x-linked-etag") ?? res.headers.get("etag") ?? "")
+    .replace(/^W\//, "")
+    .replace(/"/g, "");
   const expectedSha = /^[0-9a-f]{64}$/.test(etag) ? etag : null;
   o.log?.(`downloading ${ref.repo}/${file}${resumed ? ` (resuming at ${start} bytes)` : ""}`);
   let done = start;
@@ -107,7 +114,8 @@ export async function downloadHfModel(refText: string, o: DownloadOptions): Prom
     );
   }
   const size = statSync(part).size;
-  if (total !== null && size !== total) throw new DownloadError(`Downloaded ${size} bytes, expected ${total}; run again to resume.`);
+  if (total !== null && size !== total)
+    throw new DownloadError(`Downloaded ${size} bytes, expected ${total}; run again to resume.`);
   if (expectedSha) {
     const got = await sha256Of(part);
     if (got !== expectedSha) {

@@ -99,7 +99,12 @@ export function makeModel({ shape, type, out, seed = DEFAULT_SEED, onProgress }:
  * temporary name and renamed, so concurrent test files never read half a file). The seed is in
  * the name: a file written by another generator is never reused.
  */
-export function ensureModel(dir: string, shape: ShapeName, type: ModelType, o: { prefix?: string; onWrite?: () => void } = {}): string {
+export function ensureModel(
+  dir: string,
+  shape: ShapeName,
+  type: ModelType,
+  o: { prefix?: string; onWrite?: () => void } = {},
+): string {
   const file = path.join(dir, `${o.prefix ?? "lunaris"}-${shape}-${type}-seed${DEFAULT_SEED}.gguf`);
   if (!existsSync(file)) {
     o.onWrite?.();

@@ -2,14 +2,21 @@ import { timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { stream } from "hono/streaming";
 import type { Logger } from "pino";
-import { toApiError, unauthorized } from "../api/errors.js";
+import { routeNotFound, toApiError, unauthorized } from "../api/errors.js";
 import { bearerToken } from "../api/middleware/auth.js";
 import { clientAbortSignal } from "../api/middleware/clientAbort.js";
 import { readJsonBody } from "../api/middleware/readJsonBody.js";
 import { nodeResponse, requestHeader } from "../api/nodeHttp.js";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { EngineError, generationFailed } from "../engine/errors.js";
-import { NDJSON, NODE_PATHS, type NodeInfo, decodeRequest, encodeEvent, errorLine } from "../engine/remote/nodeProtocol.js";
+import {
+  NDJSON,
+  NODE_PATHS,
+  type NodeInfo,
+  decodeRequest,
+  encodeEvent,
+  errorLine,
+} from "../engine/remote/nodeProtocol.js";
 import type { Engine } from "../engine/types.js";
 
 export interface NodeDeps {
@@ -42,13 +49,19 @@ export function createNodeApp(deps: NodeDeps): Hono {
     const e = deps.engine();
     if (!e) return c.json({ status: "loading" }, 503);
     const s = e.stats();
-    return c.json({ status: "ok", queue_depth: s.queueDepth, active_sequences: s.activeSequences, sequences: s.totalSequences });
+    return c.json({
+      status: "ok",
+      queue_depth: s.queueDepth,
+      active_sequences: s.activeSequences,
+      sequences: s.totalSequences,
+    });
   });
 
   app.use("/engine/*", async (c, next) => {
     if (deps.secret !== null) {
       const token = bearerToken(requestHeader(c, "authorization"));
-      if (token === null || !sameSecret(token, deps.secret)) throw unauthorized("This is an engine node: send the cluster secret as 'Authorization: Bearer <secret>'.");
+      if (token === null || !sameSecret(token, deps.secret))
+        throw unauthorized("This is an engine node: send the cluster secret as 'Authorization: Bearer <secret>'.");
     }
     await next();
   });
@@ -59,24 +72,14 @@ export function createNodeApp(deps: NodeDeps): Hono {
     return c.json(info);
   });
 
-  app.post(NODE_PATHS.tokenize, async (c) => {
-    const body = (await readJsonBody(c)) as { text?: unknown; special?: unknown; addBos?: unknown };
-    if (typeof body.text !== "string") throw new EngineError("unsupported_parameter", "'text' must be a string.", "text");
-    return c.json({ tokens: await engine().tokenize(body.text, body.special === true, body.addBos === true) });
-  });
-
-  app.post(NODE_PATHS.detokenize, async (c) => {
-    const body = (await readJsonBody(c)) as { tokens?: unknown };
-    const tokens = body.tokens;
-    if (!Array.isArray(tokens) || !tokens.every((t) => Number.isInteger(t) && t >= 0)) {
-      throw new EngineError("unsupported_parameter", "'tokens' must be an array of token ids.", "tokens");
-    }
-    return c.json({ text: await engine().detokenize(tokens as number[]) });
-  });
-
+  app.post(NODE_PATHS.tokenize, tokenizeHandler(engine));
+  app.post(NODE_PATHS.detokenize, detokenizeHandler(engine));
   app.post(NODE_PATHS.generate, generateHandler(deps, engine));
 
-  app.notFound((c) => c.json({ error: { message: `No engine route ${c.req.method} ${c.req.path}.`, type: "invalid_request_error", param: null, code: "unknown_url" } }, 404));
+  app.notFound((c) => {
+    const e = routeNotFound(c.req.method, c.req.path);
+    return c.json(e.toBody(), e.status);
+  });
   app.onError((err, c) => {
     const e = toApiError(err);
     if (e.status >= 500 && e.code === "internal_error") deps.log.error({ err }, "unhandled error");
@@ -84,6 +87,25 @@ export function createNodeApp(deps: NodeDeps): Hono {
     return c.json(e.toBody(), e.status);
   });
   return app;
+}
+
+function tokenizeHandler(engine: () => Engine) {
+  return async (c: Context) => {
+    const body = (await readJsonBody(c)) as { text?: unknown; special?: unknown; addBos?: unknown };
+    if (typeof body.text !== "string")
+      throw new EngineError("unsupported_parameter", "'text' must be a string.", "text");
+    return c.json({ tokens: await engine().tokenize(body.text, body.special === true, body.addBos === true) });
+  };
+}
+
+function detokenizeHandler(engine: () => Engine) {
+  return async (c: Context) => {
+    const tokens = ((await readJsonBody(c)) as { tokens?: unknown }).tokens;
+    if (!Array.isArray(tokens) || !tokens.every((t) => Number.isInteger(t) && t >= 0)) {
+      throw new EngineError("unsupported_parameter", "'tokens' must be an array of token ids.", "tokens");
+    }
+    return c.json({ text: await engine().detokenize(tokens as number[]) });
+  };
 }
 
 /**
@@ -96,7 +118,8 @@ function generateHandler(deps: NodeDeps, engine: () => Engine) {
     const request = decodeRequest(await readJsonBody(c));
     // The gateway closing the connection (its client left, or it gave up) frees the sequence.
     const signal = clientAbortSignal(c, deps.requestTimeoutMs);
-    const events = engine().generate({ ...request, signal })[Symbol.asyncIterator]();
+    const generation = engine().generate({ ...request, signal });
+    const events = generation[Symbol.asyncIterator]();
     const first = await events.next();
     const lines = async function* () {
       try {
@@ -117,7 +140,8 @@ function generateHandler(deps: NodeDeps, engine: () => Engine) {
     // Straight onto Node's response: a web stream per request costs a gateway hop ~0.3 ms.
     outgoing.writeHead(200, { "content-type": NDJSON });
     for await (const line of lines()) {
-      if (!outgoing.write(line) && !outgoing.destroyed) await new Promise((r) => outgoing.once("drain", r).once("close", r));
+      if (!outgoing.write(line) && !outgoing.destroyed)
+        await new Promise((r) => outgoing.once("drain", r).once("close", r));
     }
     outgoing.end();
     return RESPONSE_ALREADY_SENT;

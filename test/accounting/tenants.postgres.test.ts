@@ -6,6 +6,8 @@ if (postgresServerUrl()) {
   tenantSuite("postgres");
 } else {
   describe("tenants on postgres", () => {
-    it("needs PostgreSQL: set LUNARIS_TEST_DATABASE_URL or run as root so scripts/start-postgres.sh can install it", { skip: true });
+    it("needs PostgreSQL: set LUNARIS_TEST_DATABASE_URL or run as root so scripts/start-postgres.sh can install it", {
+      skip: true,
+    });
   });
 }

@@ -27,7 +27,11 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
     return readJson(res);
   };
   const chat = (secret: string, body: Record<string, unknown> = {}) =>
-    srv.post("/v1/openai/chat/completions", { model: MODEL_ID, messages: hi, max_tokens: 4, ...body }, { authorization: `Bearer ${secret}` });
+    srv.post(
+      "/v1/openai/chat/completions",
+      { model: MODEL_ID, messages: hi, max_tokens: 4, ...body },
+      { authorization: `Bearer ${secret}` },
+    );
   // The server's rate windows run on this clock: a test moves it to the next window instead of
   // waiting one out (the limiter's clock is injectable for exactly this).
   let offset = 0;
@@ -41,7 +45,11 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
 
   before(async () => {
     db = await freshDatabase(kind);
-    srv = await startTestServer({ database: db.database, dataDir: db.dataDir, adminKeys: [ADMIN], rateWindowMs: WINDOW_MS }, undefined, { now });
+    srv = await startTestServer(
+      { database: db.database, dataDir: db.dataDir, adminKeys: [ADMIN], rateWindowMs: WINDOW_MS },
+      undefined,
+      { now },
+    );
   });
   after(async () => {
     await srv?.close();
@@ -49,9 +57,15 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
 
   describe(`tenants on ${kind}`, () => {
     it("manages a key's lifecycle from the CLI: create, list, update, revoke", async () => {
-      const created = JSON.parse(await lunaris(["keys", "create", "--name", "cli-key", "--rpm", "100", "--json", ...storeArgs()]));
+      const created = JSON.parse(
+        await lunaris(["keys", "create", "--name", "cli-key", "--rpm", "100", "--json", ...storeArgs()]),
+      );
       assert.match(created.secret, /^lun-/);
-      const listed = JSON.parse(await lunaris(["keys", "list", "--json", ...storeArgs()])) as { id: string; prefix: string; rpm: number }[];
+      const listed = JSON.parse(await lunaris(["keys", "list", "--json", ...storeArgs()])) as {
+        id: string;
+        prefix: string;
+        rpm: number;
+      }[];
       const mine = listed.find((k) => k.id === created.id);
       assert.equal(mine?.rpm, 100);
       assert.ok(created.secret.startsWith(mine?.prefix ?? "?"));
@@ -72,7 +86,8 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
       const args = [...(own.database ? ["--database", own.database] : []), "--data-dir", own.dataDir];
       const bare = await startTestServer({ database: own.database, dataDir: own.dataDir });
       try {
-        const ask = (headers: Record<string, string> = {}) => bare.post("/v1/chat/completions", { model: MODEL_ID, messages: hi, max_tokens: 1 }, headers);
+        const ask = (headers: Record<string, string> = {}) =>
+          bare.post("/v1/chat/completions", { model: MODEL_ID, messages: hi, max_tokens: 1 }, headers);
         assert.equal((await ask()).status, 200, "no key anywhere: auth is off (loopback only)");
         const created = JSON.parse(await lunaris(["keys", "create", "--name", "first", "--json", ...args]));
         const refused = await ask();
@@ -83,7 +98,11 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
         assert.equal((await ask()).status, 401, "every key revoked: still closed, never open again at run time");
         assert.equal((await ask({ authorization: `Bearer ${created.secret}` })).status, 401);
         const next = JSON.parse(await lunaris(["keys", "create", "--name", "second", "--json", ...args]));
-        assert.equal((await ask({ authorization: `Bearer ${next.secret}` })).status, 200, "a key created from the CLI lets its holder in");
+        assert.equal(
+          (await ask({ authorization: `Bearer ${next.secret}` })).status,
+          200,
+          "a key created from the CLI lets its holder in",
+        );
       } finally {
         await bare.close();
       }
@@ -103,22 +122,46 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
             ...init,
             headers: { "content-type": "application/json", ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
           });
-        assert.equal((await call("/v1/admin/keys", null)).status, 401, "anonymous callers are refused on a network bind");
+        assert.equal(
+          (await call("/v1/admin/keys", null)).status,
+          401,
+          "anonymous callers are refused on a network bind",
+        );
         // Rotation: the old admin key creates its successor, which revokes the old one.
-        const made = await call("/v1/admin/keys", seeded.secret, { method: "POST", body: JSON.stringify({ name: "rotated", admin: true }) });
+        const made = await call("/v1/admin/keys", seeded.secret, {
+          method: "POST",
+          body: JSON.stringify({ name: "rotated", admin: true }),
+        });
         assert.equal(made.status, 201);
         const successor = (await readJson(made)) as { id: string; secret: string };
-        assert.equal((await call(`/v1/admin/keys/${seeded.key.id}`, successor.secret, { method: "DELETE" })).status, 200);
+        assert.equal(
+          (await call(`/v1/admin/keys/${seeded.key.id}`, successor.secret, { method: "DELETE" })).status,
+          200,
+        );
         assert.equal((await call("/v1/admin/keys", seeded.secret)).status, 401, "the old key is refused");
         assert.equal((await call("/v1/admin/keys", successor.secret)).status, 200, "the new key works");
         // Revoking the last key: everyone is refused, nobody becomes admin.
-        assert.equal((await call(`/v1/admin/keys/${successor.id}`, successor.secret, { method: "DELETE" })).status, 200);
+        assert.equal(
+          (await call(`/v1/admin/keys/${successor.id}`, successor.secret, { method: "DELETE" })).status,
+          200,
+        );
         for (const secret of [null, "", "anything", successor.secret, seeded.secret]) {
           assert.equal((await call("/v1/admin/keys", secret)).status, 401, `GET as ${JSON.stringify(secret)}`);
-          const post = await call("/v1/admin/keys", secret, { method: "POST", body: JSON.stringify({ name: "x", admin: true }) });
+          const post = await call("/v1/admin/keys", secret, {
+            method: "POST",
+            body: JSON.stringify({ name: "x", admin: true }),
+          });
           assert.equal(post.status, 401, `POST as ${JSON.stringify(secret)}`);
         }
-        assert.equal((await call("/v1/chat/completions", null, { method: "POST", body: JSON.stringify({ model: MODEL_ID, messages: hi }) })).status, 401);
+        assert.equal(
+          (
+            await call("/v1/chat/completions", null, {
+              method: "POST",
+              body: JSON.stringify({ model: MODEL_ID, messages: hi }),
+            })
+          ).status,
+          401,
+        );
       } finally {
         await wide.close();
       }
@@ -128,7 +171,9 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
       const k = await createKey({ name: "http-key", rpm: 10, monthly_budget_usd: 5 });
       const list = await readJson(await admin("/keys"));
       assert.ok(list.data.some((x: { id: string }) => x.id === k.id));
-      const patched = await readJson(await admin(`/keys/${k.id}`, { method: "PATCH", body: JSON.stringify({ rpm: 20, name: "renamed" }) }));
+      const patched = await readJson(
+        await admin(`/keys/${k.id}`, { method: "PATCH", body: JSON.stringify({ rpm: 20, name: "renamed" }) }),
+      );
       assert.equal(patched.limits.rpm, 20);
       assert.equal(patched.name, "renamed");
       const asUser = await fetch(`${srv.url}/v1/admin/keys`, { headers: { authorization: `Bearer ${k.secret}` } });
@@ -180,7 +225,12 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
     it("limits concurrent requests and frees the slot when a stream ends", async () => {
       const k = await createKey({ name: "conc", max_concurrent: 1 });
       const client = new OpenAI({ baseURL: srv.base, apiKey: k.secret, maxRetries: 0 });
-      const stream = await client.chat.completions.create({ model: MODEL_ID, messages: hi, max_tokens: 200, stream: true });
+      const stream = await client.chat.completions.create({
+        model: MODEL_ID,
+        messages: hi,
+        max_tokens: 200,
+        stream: true,
+      });
       const r = await chat(k.secret);
       assert.equal(r.status, 429);
       assert.match((await readJson(r)).error.message, /concurrent/);
@@ -196,9 +246,17 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
       const client = new OpenAI({ baseURL: srv.base, apiKey: k.secret, maxRetries: 0 });
       await nextWindow();
       // Everything below fits in one 3-second window: a short stream holds the key's one slot.
-      const stream = await client.chat.completions.create({ model: MODEL_ID, messages: hi, max_tokens: 40, stream: true });
+      const stream = await client.chat.completions.create({
+        model: MODEL_ID,
+        messages: hi,
+        max_tokens: 40,
+        stream: true,
+      });
       const refused = await Promise.all(Array.from({ length: 6 }, () => chat(k.secret, { max_tokens: 1 })));
-      assert.deepEqual(refused.map((r) => r.status), Array(6).fill(429));
+      assert.deepEqual(
+        refused.map((r) => r.status),
+        Array(6).fill(429),
+      );
       for (const r of refused) assert.match((await readJson(r)).error.message, /concurrent/);
       for await (const _ of stream) {
         // drain: frees the one slot
@@ -269,12 +327,24 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
       const client = new OpenAI({ baseURL: srv.base, apiKey: k.secret, maxRetries: 0 });
       const sums = { prompt: 0, completion: 0, cost: 0n };
       for (let i = 0; i < 5; i++) {
-        const r = await client.chat.completions.create({ model: MODEL_ID, messages: hi, max_tokens: 3 + i, n: 1 + (i % 2), user: "alice" });
+        const r = await client.chat.completions.create({
+          model: MODEL_ID,
+          messages: hi,
+          max_tokens: 3 + i,
+          n: 1 + (i % 2),
+          user: "alice",
+        });
         sums.prompt += r.usage?.prompt_tokens ?? 0;
         sums.completion += r.usage?.completion_tokens ?? 0;
-        sums.cost += BigInt(Math.round(((r.usage as unknown as { estimated_cost: number }).estimated_cost) * 1e12));
+        sums.cost += BigInt(Math.round((r.usage as unknown as { estimated_cost: number }).estimated_cost * 1e12));
       }
-      const stream = await client.chat.completions.create({ model: MODEL_ID, messages: hi, max_tokens: 5, stream: true, user: "alice" });
+      const stream = await client.chat.completions.create({
+        model: MODEL_ID,
+        messages: hi,
+        max_tokens: 5,
+        stream: true,
+        user: "alice",
+      });
       for await (const chunk of stream) {
         if (chunk.usage) {
           sums.prompt += chunk.usage.prompt_tokens;
@@ -282,7 +352,9 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
           sums.cost += BigInt(Math.round((chunk.usage as unknown as { estimated_cost: number }).estimated_cost * 1e12));
         }
       }
-      const usage = await readJson(await fetch(`${srv.url}/v1/usage`, { headers: { authorization: `Bearer ${k.secret}` } }));
+      const usage = await readJson(
+        await fetch(`${srv.url}/v1/usage`, { headers: { authorization: `Bearer ${k.secret}` } }),
+      );
       assert.equal(usage.totals.requests, 6);
       assert.equal(usage.totals.prompt_tokens, sums.prompt);
       assert.equal(usage.totals.completion_tokens, sums.completion);
@@ -300,34 +372,38 @@ export function tenantSuite(kind: "sqlite" | "postgres"): void {
       }
     });
 
-    it("lets two server processes on one database share a key's concurrency and RPM limits", { skip: kind === "sqlite" && "SQLite is one process's file; replicas share PostgreSQL" }, async () => {
-      const k = await createKey({ name: "shared", max_concurrent: 1, rpm: 3 });
-      const [a, b] = await Promise.all([spawnServer(storeArgs()), spawnServer(storeArgs())]);
-      try {
-        const ask = (s: { url: string }, body: Record<string, unknown> = {}) =>
-          fetch(`${s.url}/v1/chat/completions`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${k.secret}`, "content-type": "application/json" },
-            body: JSON.stringify({ model: MODEL_ID, messages: hi, max_tokens: 2, ...body }),
-          });
-        await nextRealWindow();
-        const long = await ask(a, { max_tokens: 400, stream: true }); // holds the key's one slot on A
-        assert.equal(long.status, 200);
-        const onB = await ask(b);
-        assert.equal(onB.status, 429);
-        assert.match((await readJson(onB)).error.message, /concurrent/);
-        await long.body?.cancel();
-        await sleep(200);
-        // RPM 3 across both: A's stream was #1 (B's refused request did not count); two more pass, then 429 on either.
-        assert.equal((await ask(a)).status, 200);
-        assert.equal((await ask(b)).status, 200);
-        const over = await ask(a);
-        assert.equal(over.status, 429);
-        assert.equal((await readJson(over)).error.type, "requests");
-      } finally {
-        await Promise.all([a.stop(), b.stop()]);
-      }
-    });
+    it(
+      "lets two server processes on one database share a key's concurrency and RPM limits",
+      { skip: kind === "sqlite" && "SQLite is one process's file; replicas share PostgreSQL" },
+      async () => {
+        const k = await createKey({ name: "shared", max_concurrent: 1, rpm: 3 });
+        const [a, b] = await Promise.all([spawnServer(storeArgs()), spawnServer(storeArgs())]);
+        try {
+          const ask = (s: { url: string }, body: Record<string, unknown> = {}) =>
+            fetch(`${s.url}/v1/chat/completions`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${k.secret}`, "content-type": "application/json" },
+              body: JSON.stringify({ model: MODEL_ID, messages: hi, max_tokens: 2, ...body }),
+            });
+          await nextRealWindow();
+          const long = await ask(a, { max_tokens: 400, stream: true }); // holds the key's one slot on A
+          assert.equal(long.status, 200);
+          const onB = await ask(b);
+          assert.equal(onB.status, 429);
+          assert.match((await readJson(onB)).error.message, /concurrent/);
+          await long.body?.cancel();
+          await sleep(200);
+          // RPM 3 across both: A's stream was #1 (B's refused request did not count); two more pass, then 429 on either.
+          assert.equal((await ask(a)).status, 200);
+          assert.equal((await ask(b)).status, 200);
+          const over = await ask(a);
+          assert.equal(over.status, 429);
+          assert.equal((await readJson(over)).error.type, "requests");
+        } finally {
+          await Promise.all([a.stop(), b.stop()]);
+        }
+      },
+    );
 
     it("has a ledger row for every response a client fully received, even after SIGKILL", async () => {
       const k = await createKey({ name: "crash" });

@@ -34,7 +34,13 @@ describe("responses, from engine events", () => {
     assert.equal(body.choices[0].finish_reason, "length");
     assert.deepEqual(
       { ...body.usage, estimated_cost: undefined },
-      { prompt_tokens: 11, completion_tokens: 2, total_tokens: 13, estimated_cost: undefined, prompt_tokens_details: { cached_tokens: 4 } },
+      {
+        prompt_tokens: 11,
+        completion_tokens: 2,
+        total_tokens: 13,
+        estimated_cost: undefined,
+        prompt_tokens_details: { cached_tokens: 4 },
+      },
     );
     assert.equal(body.usage.estimated_cost, (11 * 0.03 + 2 * 0.06) / 1e6);
   });
@@ -46,7 +52,10 @@ describe("responses, from engine events", () => {
     const events = parseSse(await res.text());
     assert.equal(events.at(-1), "[DONE]");
     const chunks: Json[] = events.slice(0, -1).map((e) => JSON.parse(e));
-    assert.deepEqual(chunks.map((c) => c.choices[0]?.delta), [{ role: "assistant", content: "" }, { content: "a" }, { content: "b" }, {}]);
+    assert.deepEqual(
+      chunks.map((c) => c.choices[0]?.delta),
+      [{ role: "assistant", content: "" }, { content: "a" }, { content: "b" }, {}],
+    );
     assert.equal(chunks.at(-1).choices[0].finish_reason, "stop");
     assert.equal(chunks.at(-1).usage.completion_tokens, 2);
     assert.equal(new Set(chunks.map((c) => c.id)).size, 1);
@@ -54,7 +63,11 @@ describe("responses, from engine events", () => {
 
   it("sends usage alone in a last chunk with stream_options.include_usage", async () => {
     t.engine.script = () => reply(["x"]);
-    const events = parseSse(await (await t.post("/v1/chat/completions", chat({ stream: true, stream_options: { include_usage: true } }))).text());
+    const events = parseSse(
+      await (
+        await t.post("/v1/chat/completions", chat({ stream: true, stream_options: { include_usage: true } }))
+      ).text(),
+    );
     const last: Json = JSON.parse(events.at(-2) as string);
     assert.deepEqual(last.choices, []);
     assert.equal(last.usage.total_tokens, 8);
@@ -62,12 +75,22 @@ describe("responses, from engine events", () => {
 
   it("ends a stream that fails midway with an error event and [DONE], billed for what was generated", async () => {
     t.engine.script = async function* () {
-      yield* [{ type: "start", promptTokens: 5 }, { type: "text", choice: 0, text: "par", tokens: 3 }] as GenerationEvent[];
+      yield* [
+        { type: "start", promptTokens: 5 },
+        { type: "text", choice: 0, text: "par", tokens: 3 },
+      ] as GenerationEvent[];
       throw new EngineError("upstream_failed", "The upstream engine stopped answering mid-stream.");
     };
-    const events = parseSse(await (await t.post("/v1/chat/completions", chat({ stream: true, user: "mid-stream" }))).text());
+    const events = parseSse(
+      await (await t.post("/v1/chat/completions", chat({ stream: true, user: "mid-stream" }))).text(),
+    );
     assert.equal(events.at(-1), "[DONE]");
-    assert.deepEqual(JSON.parse(events.at(-2) as string).error, { message: "The upstream engine stopped answering mid-stream.", type: "server_error", param: null, code: "upstream_failed" });
+    assert.deepEqual(JSON.parse(events.at(-2) as string).error, {
+      message: "The upstream engine stopped answering mid-stream.",
+      type: "server_error",
+      param: null,
+      code: "upstream_failed",
+    });
     const rows = await t.accounting.store.usageRows({});
     const row = rows.find((r) => r.user === "mid-stream");
     assert.equal(row?.status, 502);
@@ -85,9 +108,13 @@ describe("responses, from engine events", () => {
 });
 
 describe("errors: every body OpenAI-shaped, with the right status", () => {
-  const refusing = (code: EngineErrorCode, param: string | null = null, retry: number | null = null) => () => ({
-    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new EngineError(code, `refused: ${code}`, param, retry)) }),
-  });
+  const refusing =
+    (code: EngineErrorCode, param: string | null = null, retry: number | null = null) =>
+    () => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.reject(new EngineError(code, `refused: ${code}`, param, retry)),
+      }),
+    });
   const table: [code: EngineErrorCode, status: number, type: string, retryAfter: string | null][] = [
     ["context_length_exceeded", 400, "invalid_request_error", null],
     ["unsupported_schema", 400, "invalid_request_error", null],
@@ -145,7 +172,10 @@ describe("keys, CORS, keep-alive", () => {
     assert.equal(((await noKey.json()) as Json).error.code, "invalid_api_key");
     assert.equal((await t.app.request("/v1/models", { headers: { authorization: "Bearer sk-wrong" } })).status, 401);
     assert.equal((await t.app.request("/v1/admin/keys", { headers: { authorization: "Bearer sk-user" } })).status, 403);
-    assert.equal((await t.app.request("/v1/admin/keys", { headers: { authorization: "Bearer sk-admin" } })).status, 200);
+    assert.equal(
+      (await t.app.request("/v1/admin/keys", { headers: { authorization: "Bearer sk-admin" } })).status,
+      200,
+    );
     assert.equal((await t.app.request("/tokenize", { method: "POST", body: "{}" })).status, 401);
     assert.equal((await t.app.request("/health")).status, 200);
   });
@@ -153,7 +183,11 @@ describe("keys, CORS, keep-alive", () => {
   it("answers a browser's preflight", async () => {
     const res = await t.app.request("/v1/chat/completions", {
       method: "OPTIONS",
-      headers: { origin: "https://chat.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+      headers: {
+        origin: "https://chat.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+      },
     });
     assert.equal(res.status, 204);
     assert.equal(res.headers.get("access-control-allow-origin"), "*");
@@ -180,10 +214,19 @@ describe("the route table", () => {
     const served = t.app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method.toLowerCase()} ${r.path}`);
     const table = ROUTES.map((r) => `${r.method} ${r.path}`);
     assert.deepEqual([...new Set(served)].sort(), [...table].sort());
-    const documented = Object.entries(doc.paths as Record<string, object>).flatMap(([p, ops]) => Object.keys(ops).filter((k) => k !== "parameters").map((m) => `${m} ${p}`));
+    const documented = Object.entries(doc.paths as Record<string, object>).flatMap(([p, ops]) =>
+      Object.keys(ops)
+        .filter((k) => k !== "parameters")
+        .map((m) => `${m} ${p}`),
+    );
     assert.equal(documented.length, ROUTES.length);
-    for (const r of ROUTES) assert.ok(documented.includes(`${r.method} ${r.path.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}")}`), `${r.method} ${r.path}`);
-    for (const p of ["/tokenize", "/detokenize", "/props", "/completion", "/v1/admin/keys/{id}", "/v1/admin/upstreams"]) assert.ok(doc.paths[p], p);
+    for (const r of ROUTES)
+      assert.ok(
+        documented.includes(`${r.method} ${r.path.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}")}`),
+        `${r.method} ${r.path}`,
+      );
+    for (const p of ["/tokenize", "/detokenize", "/props", "/completion", "/v1/admin/keys/{id}", "/v1/admin/upstreams"])
+      assert.ok(doc.paths[p], p);
     assert.deepEqual(openApiDocument(ROUTES), doc);
   });
 });

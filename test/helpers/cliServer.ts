@@ -28,7 +28,21 @@ export interface ServerProcess {
 export async function spawnServer(args: string[]): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    [...CLI, "serve", "--model", tinyModelPath(), "--port", "0", "--ctx-size", "1024", "--gpu", "off", "--cache-dir", TEST_CACHE, ...args],
+    [
+      ...CLI,
+      "serve",
+      "--model",
+      tinyModelPath(),
+      "--port",
+      "0",
+      "--ctx-size",
+      "1024",
+      "--gpu",
+      "off",
+      "--cache-dir",
+      TEST_CACHE,
+      ...args,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let url = "";

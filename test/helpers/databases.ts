@@ -23,7 +23,10 @@ export function postgresServerUrl(): string | null {
   serverUrl = process.env.LUNARIS_TEST_DATABASE_URL ?? null;
   if (!serverUrl) {
     try {
-      serverUrl = execFileSync("bash", ["scripts/start-postgres.sh"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+      serverUrl = execFileSync("bash", ["scripts/start-postgres.sh"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
     } catch {
       serverUrl = null;
     }

@@ -30,7 +30,21 @@ export async function spawnLlamaServer(slots = 2, ctxPerSlot = 2048): Promise<Ll
   const port = await freePort();
   const child = spawn(
     bin as string,
-    ["-m", tinyModelPath(), "--host", "127.0.0.1", "--port", String(port), "-np", String(slots), "-c", String(slots * ctxPerSlot), "-t", "2", "--no-ui"],
+    [
+      "-m",
+      tinyModelPath(),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "-np",
+      String(slots),
+      "-c",
+      String(slots * ctxPerSlot),
+      "-t",
+      "2",
+      "--no-ui",
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const url = `http://127.0.0.1:${port}`;
@@ -40,7 +54,9 @@ export async function spawnLlamaServer(slots = 2, ctxPerSlot = 2048): Promise<Ll
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`llama-server exited: ${logs.join("")}`);
-    const ok = await fetch(`${url}/health`).then((r) => r.ok).catch(() => false);
+    const ok = await fetch(`${url}/health`)
+      .then((r) => r.ok)
+      .catch(() => false);
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`llama-server did not start: ${logs.join("")}`);
     await new Promise((r) => setTimeout(r, 200));

@@ -16,7 +16,10 @@ import { Metrics } from "../../src/observability/metrics.js";
 export type Script = (request: GenerationRequest) => AsyncIterable<GenerationEvent>;
 
 /** Events of a plain reply: start, the texts (a token each), end. */
-export async function* reply(texts: readonly string[], o: { prompt?: number; cached?: number; reason?: "maxTokens" | "endOfGeneration" } = {}): AsyncGenerator<GenerationEvent> {
+export async function* reply(
+  texts: readonly string[],
+  o: { prompt?: number; cached?: number; reason?: "maxTokens" | "endOfGeneration" } = {},
+): AsyncGenerator<GenerationEvent> {
   yield { type: "start", promptTokens: o.prompt ?? 7, cachedTokens: o.cached ?? 0 };
   for (const [i, text] of texts.entries()) yield { type: "text", choice: 0, text, tokens: i + 1 };
   yield { type: "end", choice: 0, reason: o.reason ?? "endOfGeneration", completionTokens: texts.length };
@@ -25,7 +28,14 @@ export async function* reply(texts: readonly string[], o: { prompt?: number; cac
 /** An Engine that plays a script per request and remembers what it was asked: for HTTP tests that need no model. */
 export class ScriptedEngine implements Engine {
   readonly requests: GenerationRequest[] = [];
-  readonly model = { id: LUNARIS.id, aliases: [], contextLength: 2048, file: "scripted", quantization: "none", demo: false };
+  readonly model = {
+    id: LUNARIS.id,
+    aliases: [],
+    contextLength: 2048,
+    file: "scripted",
+    quantization: "none",
+    demo: false,
+  };
 
   constructor(public script: Script = () => reply(["Hello", " there"])) {}
 
@@ -50,10 +60,15 @@ export class ScriptedEngine implements Engine {
 }
 
 /** The HTTP app in process (`app.request`), over a scripted engine and a fresh SQLite ledger. */
-export async function scriptedApp(o: { apiKeys?: string[]; adminKeys?: string[]; requestTimeoutMs?: number; sseKeepAliveMs?: number } = {}) {
+export async function scriptedApp(
+  o: { apiKeys?: string[]; adminKeys?: string[]; requestTimeoutMs?: number; sseKeepAliveMs?: number } = {},
+) {
   const engine = new ScriptedEngine();
   const store = await openStore(undefined, mkdtempSync(path.join(os.tmpdir(), "lunaris-api-")));
-  const accounting = new Accounting(store, { envKeys: new KeyRing(o.apiKeys ?? []), adminKeys: new KeyRing(o.adminKeys ?? [], "admin") });
+  const accounting = new Accounting(store, {
+    envKeys: new KeyRing(o.apiKeys ?? []),
+    adminKeys: new KeyRing(o.adminKeys ?? [], "admin"),
+  });
   await accounting.start(true);
   const served = [LUNARIS.id];
   const deps: ApiDeps = {

@@ -1,9 +1,1 @@
-import path from "node:path";
-import { ensureModel } from "../../src/model/makeModel.js";
-
-export const TEST_CACHE = path.resolve(".cache/test");
-
-/** The tiny random-weights model (fixed seed: the same weights on every checkout), written once (≈1 s) and shared by test files. */
-export function tinyModelPath(): string {
-  return ensureModel(TEST_CACHE, "tiny", "q8_0");
-}
+export { TEST_CACHE, tinyModelPath } from "../../src/model/tinyModel.js";

@@ -36,8 +36,14 @@ export function testServeConfig(overrides: Partial<Record<keyof ServeConfig, unk
  * process, over real HTTP) with the tiny model, and the API in front of them as a gateway
  * (test/fleet/ runs the chat API's own test files this way).
  */
-async function startViaGateway(overrides: Partial<Record<keyof ServeConfig, unknown>>, logger: pino.Logger, options: StartOptions): Promise<RunningServer> {
-  const nodes = await Promise.all([0, 1].map(() => startNode(testServeConfig({ ...overrides, apiKeys: [], adminKeys: [], role: "engine" }), logger)));
+async function startViaGateway(
+  overrides: Partial<Record<keyof ServeConfig, unknown>>,
+  logger: pino.Logger,
+  options: StartOptions,
+): Promise<RunningServer> {
+  const nodes = await Promise.all(
+    [0, 1].map(() => startNode(testServeConfig({ ...overrides, apiKeys: [], adminKeys: [], role: "engine" }), logger)),
+  );
   await Promise.all(nodes.map((n) => n.ready));
   const cfg = testServeConfig({ ...overrides, upstreams: nodes.map((n) => ({ url: n.url })) });
   const running = await startServer(cfg, logger, options);
@@ -78,7 +84,8 @@ export async function startTestServer(
 
 /** Parses an SSE body into its `data:` payloads, checking the framing on the way. */
 export function parseSse(text: string): string[] {
-  if (!text.endsWith("\n\n")) throw new Error(`SSE body does not end with a blank line: ${JSON.stringify(text.slice(-40))}`);
+  if (!text.endsWith("\n\n"))
+    throw new Error(`SSE body does not end with a blank line: ${JSON.stringify(text.slice(-40))}`);
   return text
     .slice(0, -2)
     .split("\n\n")

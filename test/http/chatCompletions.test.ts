@@ -29,11 +29,20 @@ describe("chat completions with the official openai client", () => {
     assert.equal(u.prompt_tokens, 12); // <|begin_of_text|> … "Hello!" … assistant header
     assert.ok(u.completion_tokens >= 1 && u.completion_tokens <= 8);
     assert.equal(u.total_tokens, u.prompt_tokens + u.completion_tokens);
-    assert.equal(u.estimated_cost, Number(((u.prompt_tokens * 30_000 + u.completion_tokens * 60_000) / 1e12).toPrecision(12)));
+    assert.equal(
+      u.estimated_cost,
+      Number(((u.prompt_tokens * 30_000 + u.completion_tokens * 60_000) / 1e12).toPrecision(12)),
+    );
   });
 
   it("stops at max_tokens with finish_reason length", async () => {
-    const r = await srv.client.chat.completions.create({ model: MODEL_ID, messages: hello, max_tokens: 3, seed: 7, temperature: 0.8 });
+    const r = await srv.client.chat.completions.create({
+      model: MODEL_ID,
+      messages: hello,
+      max_tokens: 3,
+      seed: 7,
+      temperature: 0.8,
+    });
     // Random weights rarely emit <|eot_id|> in 3 tokens; when they do, finish_reason is stop.
     const c = r.choices[0];
     assert.ok(c);
@@ -41,7 +50,13 @@ describe("chat completions with the official openai client", () => {
   });
 
   it("streams: role first, content deltas, finish chunk with usage, then [DONE]", async () => {
-    const stream = await srv.client.chat.completions.create({ model: MODEL_ID, messages: hello, max_tokens: 6, seed: 3, stream: true });
+    const stream = await srv.client.chat.completions.create({
+      model: MODEL_ID,
+      messages: hello,
+      max_tokens: 6,
+      seed: 3,
+      stream: true,
+    });
     const chunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     assert.ok(chunks.length >= 3);
@@ -63,13 +78,25 @@ describe("chat completions with the official openai client", () => {
   });
 
   it("returns n distinct choices, streamed with their index", async () => {
-    const r = await srv.client.chat.completions.create({ model: MODEL_ID, messages: hello, max_tokens: 8, n: 3, seed: 5 });
+    const r = await srv.client.chat.completions.create({
+      model: MODEL_ID,
+      messages: hello,
+      max_tokens: 8,
+      n: 3,
+      seed: 5,
+    });
     assert.deepEqual(
       r.choices.map((c) => c.index),
       [0, 1, 2],
     );
     assert.equal(new Set(r.choices.map((c) => c.message.content)).size, 3);
-    const stream = await srv.client.chat.completions.create({ model: MODEL_ID, messages: hello, max_tokens: 4, n: 2, stream: true });
+    const stream = await srv.client.chat.completions.create({
+      model: MODEL_ID,
+      messages: hello,
+      max_tokens: 4,
+      n: 2,
+      stream: true,
+    });
     const finished = new Set<number>();
     for await (const chunk of stream) for (const c of chunk.choices) if (c.finish_reason) finished.add(c.index);
     assert.deepEqual([...finished].sort(), [0, 1]);
@@ -108,7 +135,12 @@ describe("chat completions with the official openai client", () => {
 
 describe("raw HTTP and SSE framing", () => {
   it("frames every event as 'data: …\\n\\n' and ends with data: [DONE]", async () => {
-    const res = await srv.post("/v1/chat/completions", { model: MODEL_ID, messages: hello, max_tokens: 4, stream: true });
+    const res = await srv.post("/v1/chat/completions", {
+      model: MODEL_ID,
+      messages: hello,
+      max_tokens: 4,
+      stream: true,
+    });
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
     const events = parseSse(await res.text());
@@ -151,11 +183,14 @@ describe("raw HTTP and SSE framing", () => {
 describe("the provider's curl examples", () => {
   // The three examples from the provider's API page, as curl sends them.
   it("simple message", async () => {
-    const res = await srv.post("/v1/openai/chat/completions", `{
+    const res = await srv.post(
+      "/v1/openai/chat/completions",
+      `{
       "model": "Sao10K/L3-8B-Lunaris-v1",
       "messages": [{ "role": "user", "content": "Hello!" }],
       "max_tokens": 8
-    }`);
+    }`,
+    );
     assert.equal(res.status, 200);
     const body = await readJson(res);
     assert.equal(body.usage.prompt_tokens, 12);

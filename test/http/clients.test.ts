@@ -37,13 +37,24 @@ describe("the openai client", () => {
     const raw = await fetch(`${srv.url}/v1/models/${MODEL_ID}`, { headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(raw.status, 200);
     assert.deepEqual(await raw.json(), entry);
-    await assert.rejects(srv.client.models.retrieve("gpt-4"), (e: unknown) => e instanceof OpenAI.NotFoundError && (e.error as Json).code === "model_not_found");
+    await assert.rejects(
+      srv.client.models.retrieve("gpt-4"),
+      (e: unknown) => e instanceof OpenAI.NotFoundError && (e.error as Json).code === "model_not_found",
+    );
     const doc = await readJson(await fetch(`${srv.url}/openapi.json`));
     assert.ok(doc.paths["/v1/models/{id}"]?.get);
   });
 
   it("a named tool_choice makes exactly one call of that function", async () => {
-    const tools = [{ type: "function" as const, function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string", maxLength: 8 } }, required: ["city"] } } }];
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "get_weather",
+          parameters: { type: "object", properties: { city: { type: "string", maxLength: 8 } }, required: ["city"] },
+        },
+      },
+    ];
     for (const seed of [1, 2, 3]) {
       const r = await srv.client.chat.completions.create({
         model: MODEL_ID,
@@ -60,7 +71,15 @@ describe("the openai client", () => {
   });
 
   it("legacy echo with logprobs: the prompt's first token has a null logprob, as in OpenAI", async () => {
-    const r = await readJson(await post("/v1/completions", { model: MODEL_ID, prompt: "Hello there, friend", echo: true, logprobs: 2, max_tokens: 2 }));
+    const r = await readJson(
+      await post("/v1/completions", {
+        model: MODEL_ID,
+        prompt: "Hello there, friend",
+        echo: true,
+        logprobs: 2,
+        max_tokens: 2,
+      }),
+    );
     const lp = r.choices[0].logprobs;
     assert.equal(lp.tokens[0], "Hello");
     assert.equal(lp.token_logprobs[0], null);
@@ -82,13 +101,23 @@ describe("SillyTavern's llama.cpp Text Completion type: llama-server's native /c
     assert.ok(body.tokens_predicted > 0 && body.tokens_predicted <= 24);
     assert.ok(body.tokens_evaluated > 20);
     assert.ok(["eos", "limit", "word"].includes(body.stop_type));
-    for (const k of ["prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second"]) assert.equal(typeof body.timings[k], "number", k);
+    for (const k of ["prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second"])
+      assert.equal(typeof body.timings[k], "number", k);
     // The samplers SillyTavern lists that this engine lacks are named, never silently dropped.
     const ignored = res.headers.get("x-lunaris-ignored-params") ?? "";
     assert.match(ignored, /samplers:typ_p/);
     assert.match(ignored, /samplers:top_n_sigma/);
     assert.doesNotMatch(ignored, /samplers:order/, "its order of the known samplers is the engine's");
-    for (const f of ["repeat_penalty", "rep_pen", "custom_token_bans", "min_p", "top_k", "dry_multiplier", "xtc_probability", "n_predict"]) {
+    for (const f of [
+      "repeat_penalty",
+      "rep_pen",
+      "custom_token_bans",
+      "min_p",
+      "top_k",
+      "dry_multiplier",
+      "xtc_probability",
+      "n_predict",
+    ]) {
       assert.ok(!ignored.split(",").includes(f), f);
     }
   });
@@ -108,17 +137,36 @@ describe("SillyTavern's llama.cpp Text Completion type: llama-server's native /c
 
   it("applies the samplers it is sent: top_k 1 makes the output greedy, the samplers list can turn one off", async () => {
     const recorded = fixture("completion-1.json");
-    const ask = async (over: Record<string, unknown>) => (await readJson(await post("/completion", { ...recorded.body, n_predict: 16, ...over }))).content as string;
+    const ask = async (over: Record<string, unknown>) =>
+      (await readJson(await post("/completion", { ...recorded.body, n_predict: 16, ...over }))).content as string;
     const greedy = await ask({ temperature: 0 });
     assert.equal(await ask({ top_k: 1, temperature: 1.5, seed: 11 }), greedy, "top_k 1 leaves one candidate");
-    const sampled = await Promise.all([11, 12, 13].map((seed) => ask({ top_k: 0, top_p: 1, min_p: 0, temperature: 1.5, seed })));
-    assert.ok(sampled.some((t) => t !== greedy), "without top_k, temperature 1.5 samples other tokens");
-    const topKOff = await ask({ top_k: 1, temperature: 1.5, seed: 12, top_p: 1, min_p: 0, samplers: ["penalties", "dry", "top_p", "min_p", "xtc", "temperature"] });
-    assert.equal(topKOff, await ask({ top_k: 0, temperature: 1.5, seed: 12, top_p: 1, min_p: 0 }), "top_k left out of samplers is off");
+    const sampled = await Promise.all(
+      [11, 12, 13].map((seed) => ask({ top_k: 0, top_p: 1, min_p: 0, temperature: 1.5, seed })),
+    );
+    assert.ok(
+      sampled.some((t) => t !== greedy),
+      "without top_k, temperature 1.5 samples other tokens",
+    );
+    const topKOff = await ask({
+      top_k: 1,
+      temperature: 1.5,
+      seed: 12,
+      top_p: 1,
+      min_p: 0,
+      samplers: ["penalties", "dry", "top_p", "min_p", "xtc", "temperature"],
+    });
+    assert.equal(
+      topKOff,
+      await ask({ top_k: 0, temperature: 1.5, seed: 12, top_p: 1, min_p: 0 }),
+      "top_k left out of samplers is off",
+    );
   });
 
   it("returns completion_probabilities with n_probs, and meters every request", async () => {
-    const body = await readJson(await post("/completion", { prompt: "Once upon a time", n_predict: 3, n_probs: 2, temperature: 0 }));
+    const body = await readJson(
+      await post("/completion", { prompt: "Once upon a time", n_predict: 3, n_probs: 2, temperature: 0 }),
+    );
     assert.equal(body.completion_probabilities.length, body.tokens_predicted);
     const first = body.completion_probabilities[0];
     assert.equal(typeof first.logprob, "number");
@@ -137,8 +185,15 @@ describe("SillyTavern's llama.cpp Text Completion type: llama-server's native /c
 });
 
 describe("SillyTavern's ban lists and sampler aliases", () => {
-  const plain = { model: MODEL_ID, messages: [{ role: "user", content: "Repeat" }], temperature: 0, max_tokens: 8, seed: 1 };
-  const content = async (body: Record<string, unknown>) => (await readJson(await post("/v1/chat/completions", body))).choices[0].message.content as string;
+  const plain = {
+    model: MODEL_ID,
+    messages: [{ role: "user", content: "Repeat" }],
+    temperature: 0,
+    max_tokens: 8,
+    seed: 1,
+  };
+  const content = async (body: Record<string, unknown>) =>
+    (await readJson(await post("/v1/chat/completions", body))).choices[0].message.content as string;
 
   it("custom_token_bans (comma-separated ids) bans those tokens", async () => {
     const greedy = await content(plain);
@@ -169,7 +224,8 @@ describe("SillyTavern's ban lists and sampler aliases", () => {
       const body = typeof recorded.body === "object" ? { ...recorded.body } : recorded.body;
       if (body && typeof body === "object") {
         // Keep replays short: the recorded max_tokens are SillyTavern's defaults (up to 300).
-        for (const k of ["max_tokens", "n_predict", "max_new_tokens"]) if (typeof body[k] === "number") body[k] = Math.min(body[k], 12);
+        for (const k of ["max_tokens", "n_predict", "max_new_tokens"])
+          if (typeof body[k] === "number") body[k] = Math.min(body[k], 12);
       }
       const res = await post(recorded.path, body);
       const text = await res.text();
@@ -189,7 +245,18 @@ describe("keep-alive connections, as older SillyTavern (node-fetch 2) uses them"
       new Promise<{ status: number; text: string; port: number | undefined }>((resolve, reject) => {
         const data = JSON.stringify(body);
         const req = http.request(
-          { host: u.hostname, port: u.port, path: "/v1/chat/completions", method: "POST", agent, headers: { "content-type": "application/json", authorization: `Bearer ${KEY}`, "content-length": Buffer.byteLength(data) } },
+          {
+            host: u.hostname,
+            port: u.port,
+            path: "/v1/chat/completions",
+            method: "POST",
+            agent,
+            headers: {
+              "content-type": "application/json",
+              authorization: `Bearer ${KEY}`,
+              "content-length": Buffer.byteLength(data),
+            },
+          },
           (res) => {
             let text = "";
             res.on("data", (d: Buffer) => (text += d.toString()));
@@ -217,7 +284,9 @@ describe("keep-alive connections, as older SillyTavern (node-fetch 2) uses them"
   it("answers a request Node's HTTP parser refuses with an OpenAI-shaped 400, logged and counted", async () => {
     const u = new URL(srv.url);
     const reply = await new Promise<string>((resolve, reject) => {
-      const socket = net.connect(Number(u.port), u.hostname, () => socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"));
+      const socket = net.connect(Number(u.port), u.hostname, () =>
+        socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+      );
       let text = "";
       socket.on("data", (d) => (text += d.toString()));
       socket.on("end", () => resolve(text));

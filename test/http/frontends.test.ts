@@ -20,11 +20,17 @@ const st = (path: string, body?: unknown) =>
   });
 
 const chat = (body: Record<string, unknown>) => srv.post("/v1/chat/completions", { model: MODEL_ID, ...body });
-const text = async (body: Record<string, unknown>): Promise<{ content: string; finish: string; completion: number }> => {
+const text = async (
+  body: Record<string, unknown>,
+): Promise<{ content: string; finish: string; completion: number }> => {
   const res = await chat(body);
   assert.equal(res.status, 200, await res.clone().text());
   const j = await readJson(res);
-  return { content: j.choices[0].message.content, finish: j.choices[0].finish_reason, completion: j.usage.completion_tokens };
+  return {
+    content: j.choices[0].message.content,
+    finish: j.choices[0].finish_reason,
+    completion: j.usage.completion_tokens,
+  };
 };
 
 const stMessages = [
@@ -70,7 +76,13 @@ describe("SillyTavern (Custom OpenAI-compatible source)", () => {
   it("continues a trailing assistant message: the reply holds only the continuation", async () => {
     const prefill = "Once upon a time, in a glade";
     const base = { max_tokens: 10, seed: 77, temperature: 1 };
-    const continued = await text({ ...base, messages: [{ role: "user", content: "Tell me a story" }, { role: "assistant", content: prefill }] });
+    const continued = await text({
+      ...base,
+      messages: [
+        { role: "user", content: "Tell me a story" },
+        { role: "assistant", content: prefill },
+      ],
+    });
     // The same generation through text completion, from the rendered prompt ending in the prefill.
     const raw = await readJson(
       await srv.post("/v1/completions", {
@@ -90,12 +102,24 @@ describe("SillyTavern (Custom OpenAI-compatible source)", () => {
 });
 
 describe("samplers front-ends rely on", () => {
-  const greedyX = { messages: [{ role: "user", content: "Repeat" }], temperature: 0, max_tokens: 12, seed: 1, logit_bias: { "87": 12 } };
+  const greedyX = {
+    messages: [{ role: "user", content: "Repeat" }],
+    temperature: 0,
+    max_tokens: 12,
+    seed: 1,
+    logit_bias: { "87": 12 },
+  };
 
   it("DRY changes the output of a repeating generation", async () => {
     const plain = await text(greedyX);
     assert.match(plain.content, /^(x)+$/i, `bias makes greedy repeat one token: ${plain.content}`);
-    const dry = await text({ ...greedyX, dry_multiplier: 2, dry_base: 2, dry_allowed_length: 1, dry_sequence_breakers: '["\\n"]' });
+    const dry = await text({
+      ...greedyX,
+      dry_multiplier: 2,
+      dry_base: 2,
+      dry_allowed_length: 1,
+      dry_sequence_breakers: '["\\n"]',
+    });
     assert.notEqual(dry.content, plain.content);
   });
 
@@ -128,7 +152,14 @@ describe("samplers front-ends rely on", () => {
   });
 
   it("names unsupported sampler fields in a header instead of failing", async () => {
-    const res = await chat({ messages: [{ role: "user", content: "Hi" }], max_tokens: 2, typical_p: 0.9, mirostat_mode: 2, top_n_sigma: 1, samplers: ["top_k"] });
+    const res = await chat({
+      messages: [{ role: "user", content: "Hi" }],
+      max_tokens: 2,
+      typical_p: 0.9,
+      mirostat_mode: 2,
+      top_n_sigma: 1,
+      samplers: ["top_k"],
+    });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-lunaris-ignored-params"), "typical_p,mirostat_mode,top_n_sigma,samplers");
   });
@@ -138,12 +169,20 @@ describe("Kobold Lite and Agnaistic", () => {
   it("answers a CORS preflight and allows the browser call", async () => {
     const pre = await fetch(`${srv.url}/v1/chat/completions`, {
       method: "OPTIONS",
-      headers: { origin: "https://lite.koboldai.net", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+      headers: {
+        origin: "https://lite.koboldai.net",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+      },
     });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get("access-control-allow-origin"), "*");
     assert.match(pre.headers.get("access-control-allow-headers") ?? "", /authorization/i);
-    const res = await srv.post("/v1/chat/completions", { model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 2 }, { origin: "https://lite.koboldai.net" });
+    const res = await srv.post(
+      "/v1/chat/completions",
+      { model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 2 },
+      { origin: "https://lite.koboldai.net" },
+    );
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("access-control-allow-origin"), "*");
   });
@@ -161,7 +200,8 @@ describe("SillyTavern text completion", () => {
     // (special tokens as text, no <|begin_of_text|>) plus its full sampler settings object.
     const settings = {
       model: MODEL_ID,
-      prompt: "<|start_header_id|>system<|end_header_id|>\n\nYou are Seraphina.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+      prompt:
+        "<|start_header_id|>system<|end_header_id|>\n\nYou are Seraphina.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
       max_tokens: 6,
       max_new_tokens: 6,
       temperature: 1.4,
@@ -219,8 +259,10 @@ describe("SillyTavern text completion", () => {
     const res = await srv.post("/v1/completions", settings);
     assert.equal(res.status, 200, await res.clone().text());
     const ignored = (res.headers.get("x-lunaris-ignored-params") ?? "").split(",");
-    for (const f of ["typical_p", "mirostat_mode", "top_a", "tfs", "samplers", "n_probs", "grammar"]) assert.ok(ignored.includes(f), f);
-    for (const f of ["dry_multiplier", "min_p", "repeat_last_n", "xtc_threshold", "logit_bias"]) assert.ok(!ignored.includes(f), f);
+    for (const f of ["typical_p", "mirostat_mode", "top_a", "tfs", "samplers", "n_probs", "grammar"])
+      assert.ok(ignored.includes(f), f);
+    for (const f of ["dry_multiplier", "min_p", "repeat_last_n", "xtc_threshold", "logit_bias"])
+      assert.ok(!ignored.includes(f), f);
     const events = parseSse(await res.text());
     assert.equal(events.at(-1), "[DONE]");
     for (const e of events.slice(0, -1)) assert.ok(!("error" in JSON.parse(e)));
@@ -229,8 +271,13 @@ describe("SillyTavern text completion", () => {
 
 describe("llama.cpp-style helpers for text-completion front-ends", () => {
   it("tokenizes with special tokens written as text, and detokenizes back", async () => {
-    const t = await readJson(await srv.post("/tokenize", { content: "<|start_header_id|>user<|end_header_id|>\n\nHello!", with_pieces: true }));
-    assert.deepEqual(t.tokens.map((x: { id: number }) => x.id), [128006, 882, 128007, 271, 9906, 0]);
+    const t = await readJson(
+      await srv.post("/tokenize", { content: "<|start_header_id|>user<|end_header_id|>\n\nHello!", with_pieces: true }),
+    );
+    assert.deepEqual(
+      t.tokens.map((x: { id: number }) => x.id),
+      [128006, 882, 128007, 271, 9906, 0],
+    );
     assert.equal(t.tokens[4].piece, "Hello");
     const d = await readJson(await srv.post("/detokenize", { tokens: [9906, 0] }));
     assert.equal(d.content, "Hello!");
@@ -254,17 +301,32 @@ describe("llama.cpp-style helpers for text-completion front-ends", () => {
   });
 
   it("completes a pre-formatted Llama 3 prompt, adding <|begin_of_text|> when missing", async () => {
-    const prompt = "<|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+    const prompt =
+      "<|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
     const r = await readJson(await srv.post("/v1/completions", { model: MODEL_ID, prompt, max_tokens: 4, seed: 3 }));
     assert.equal(r.object, "text_completion");
     assert.equal(r.usage.prompt_tokens, 12); // same ids as the chat template renders for "Hello!"
-    const withBos = await readJson(await srv.post("/v1/completions", { model: MODEL_ID, prompt: `<|begin_of_text|>${prompt}`, max_tokens: 4, seed: 3 }));
+    const withBos = await readJson(
+      await srv.post("/v1/completions", {
+        model: MODEL_ID,
+        prompt: `<|begin_of_text|>${prompt}`,
+        max_tokens: 4,
+        seed: 3,
+      }),
+    );
     assert.equal(withBos.usage.prompt_tokens, 12);
     assert.equal(withBos.choices[0].text, r.choices[0].text);
     const chatSame = await text({ messages: [{ role: "user", content: "Hello!" }], max_tokens: 4, seed: 3 });
     assert.equal(chatSame.content, r.choices[0].text);
-    const streamed = parseSse(await (await srv.post("/v1/openai/completions", { model: MODEL_ID, prompt, max_tokens: 4, seed: 3, stream: true })).text());
-    const joined = streamed.slice(0, -1).map((e) => JSON.parse(e).choices[0]?.text ?? "").join("");
+    const streamed = parseSse(
+      await (
+        await srv.post("/v1/openai/completions", { model: MODEL_ID, prompt, max_tokens: 4, seed: 3, stream: true })
+      ).text(),
+    );
+    const joined = streamed
+      .slice(0, -1)
+      .map((e) => JSON.parse(e).choices[0]?.text ?? "")
+      .join("");
     assert.equal(joined, r.choices[0].text);
   });
 });
@@ -280,7 +342,12 @@ describe("operator sampling defaults", () => {
 
   it("apply to absent fields only: a request's own value still wins", async () => {
     const ask = async (extra: Record<string, unknown>) => {
-      const res = await greedy.post("/v1/chat/completions", { model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 8, ...extra });
+      const res = await greedy.post("/v1/chat/completions", {
+        model: MODEL_ID,
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 8,
+        ...extra,
+      });
       return (await readJson(res)).choices[0].message.content as string;
     };
     // Greedy by the operator's default: the seed no longer matters.

@@ -38,7 +38,10 @@ describe("hostile bodies through the real server", () => {
     assert.ok((statuses.get(200) ?? 0) > BODIES / 10, `statuses: ${JSON.stringify([...statuses])}`);
     assert.ok((statuses.get(400) ?? 0) > BODIES / 10, `statuses: ${JSON.stringify([...statuses])}`);
     for (let i = 0; i < 50 && (srv.engine()?.stats().activeSequences ?? 1) > 0; i++) await sleep(20);
-    assert.deepEqual({ ...srv.engine()?.stats(), storedPrefixes: 0, storedPrefixBytes: 0 }, { queueDepth: 0, activeSequences: 0, totalSequences: 4, storedPrefixes: 0, storedPrefixBytes: 0 });
+    assert.deepEqual(
+      { ...srv.engine()?.stats(), storedPrefixes: 0, storedPrefixBytes: 0 },
+      { queueDepth: 0, activeSequences: 0, totalSequences: 4, storedPrefixes: 0, storedPrefixBytes: 0 },
+    );
     assert.equal((await fetch(`${srv.url}/health`)).status, 200);
   });
 });
@@ -53,7 +56,13 @@ describe("sampler chains under every grammar kind (engine)", () => {
     presencePenalty: fc.double({ min: -2, max: 2, noNaN: true }),
     frequencyPenalty: fc.double({ min: -2, max: 2, noNaN: true }),
     repetitionPenalty: fc.double({ min: 0.01, max: 5, noNaN: true }),
-    xtc: fc.option(fc.record({ probability: fc.double({ min: 0, max: 1, noNaN: true }), threshold: fc.double({ min: 0, max: 1, noNaN: true }) }), { nil: undefined }),
+    xtc: fc.option(
+      fc.record({
+        probability: fc.double({ min: 0, max: 1, noNaN: true }),
+        threshold: fc.double({ min: 0, max: 1, noNaN: true }),
+      }),
+      { nil: undefined },
+    ),
     dry: fc.option(
       fc.record({
         multiplier: fc.double({ min: 0, max: 100, noNaN: true }),
@@ -64,10 +73,32 @@ describe("sampler chains under every grammar kind (engine)", () => {
       }),
       { nil: undefined },
     ),
-    logitBias: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 128_255 }), fc.oneof(fc.double({ min: -100, max: 100, noNaN: true }), fc.constant(Number.NEGATIVE_INFINITY))), { maxLength: 20 }).map((e) => new Map(e)), { nil: undefined }),
+    logitBias: fc.option(
+      fc
+        .array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 128_255 }),
+            fc.oneof(fc.double({ min: -100, max: 100, noNaN: true }), fc.constant(Number.NEGATIVE_INFINITY)),
+          ),
+          { maxLength: 20 },
+        )
+        .map((e) => new Map(e)),
+      { nil: undefined },
+    ),
   });
-  const schema = { type: "object", properties: { name: { type: "string", maxLength: 12 }, n: { type: "integer", minimum: 0, maximum: 99 } }, required: ["name"] };
-  const tools: ToolsRequest = { tools: [{ name: "f", parameters: schema }, { name: "g", parameters: undefined }], choice: { type: "required" }, parallel: true };
+  const schema = {
+    type: "object",
+    properties: { name: { type: "string", maxLength: 12 }, n: { type: "integer", minimum: 0, maximum: 99 } },
+    required: ["name"],
+  };
+  const tools: ToolsRequest = {
+    tools: [
+      { name: "f", parameters: schema },
+      { name: "g", parameters: undefined },
+    ],
+    choice: { type: "required" },
+    parallel: true,
+  };
   const formats: { format?: OutputFormat; tools?: ToolsRequest }[] = [
     {},
     { format: { type: "jsonObject" } },
@@ -81,27 +112,35 @@ describe("sampler chains under every grammar kind (engine)", () => {
     const engine = srv.engine();
     assert.ok(engine);
     await fc.assert(
-      fc.asyncProperty(samplingArb, fc.constantFrom(...formats), fc.integer({ min: 1, max: 2 }), async (sampling, output, choices) => {
-        const request: GenerationRequest = {
-          model: MODEL_ID,
-          prompt: { type: "chat", messages: [{ role: "user", content: "Give me a name" }] },
-          maxTokens: 12,
-          stopSequences: [],
-          choices,
-          sampling,
-          ...output,
-        };
-        try {
-          let ends = 0;
-          for await (const ev of engine.generate(request)) if (ev.type === "end") ends++;
-          assert.equal(ends, choices);
-        } catch (e) {
-          assert.ok(e instanceof EngineError, `not an engine error: ${String(e)}`);
-          // Only bans can leave a grammar without a token; nothing else may fail.
-          const banned = [...(sampling.logitBias ?? new Map()).values()].some((v) => v === Number.NEGATIVE_INFINITY);
-          assert.ok(e.code === "grammar_unsatisfiable" && banned && (output.format || output.tools), `${e.code}: ${e.message}`);
-        }
-      }),
+      fc.asyncProperty(
+        samplingArb,
+        fc.constantFrom(...formats),
+        fc.integer({ min: 1, max: 2 }),
+        async (sampling, output, choices) => {
+          const request: GenerationRequest = {
+            model: MODEL_ID,
+            prompt: { type: "chat", messages: [{ role: "user", content: "Give me a name" }] },
+            maxTokens: 12,
+            stopSequences: [],
+            choices,
+            sampling,
+            ...output,
+          };
+          try {
+            let ends = 0;
+            for await (const ev of engine.generate(request)) if (ev.type === "end") ends++;
+            assert.equal(ends, choices);
+          } catch (e) {
+            assert.ok(e instanceof EngineError, `not an engine error: ${String(e)}`);
+            // Only bans can leave a grammar without a token; nothing else may fail.
+            const banned = [...(sampling.logitBias ?? new Map()).values()].some((v) => v === Number.NEGATIVE_INFINITY);
+            assert.ok(
+              e.code === "grammar_unsatisfiable" && banned && (output.format || output.tools),
+              `${e.code}: ${e.message}`,
+            );
+          }
+        },
+      ),
       { numRuns: Number(process.env.LUNARIS_FUZZ_ENGINE_RUNS ?? 100), seed: 20261205, endOnFailure: true },
     );
     assert.equal((await fetch(`${srv.url}/health`)).status, 200);

@@ -79,7 +79,11 @@ describe("one request cannot crash the server", () => {
     // Every token that could open a JSON object banned: no token satisfies the grammar.
     const bans = (await tokensStartingWith("{")).map((t) => [t, false]);
     const impossible = { ...M, response_format: { type: "json_object" }, logit_bias: bans, max_tokens: 20 };
-    const beside = srv.client.chat.completions.create({ model: MODEL_ID, messages: user("Keep going"), max_tokens: 60 });
+    const beside = srv.client.chat.completions.create({
+      model: MODEL_ID,
+      messages: user("Keep going"),
+      max_tokens: 60,
+    });
     const res = await chat(impossible);
     // The request's own bans left the grammar no token: its fault, a 400 naming logit_bias.
     const body = await expectError(res, 400, "logit_bias", "grammar_unsatisfiable");
@@ -110,19 +114,30 @@ describe("one request cannot freeze the server or hold it for minutes", () => {
     const dry = { ...M, max_tokens: 2, dry_multiplier: 0.8 };
     assert.equal((await chat({ ...dry, dry_sequence_breakers: breakers(8) })).status, 200);
     await expectError(await chat({ ...dry, dry_sequence_breakers: breakers(9) }), 400, "dry_sequence_breakers");
-    await expectError(await chat({ ...dry, dry_sequence_breakers: JSON.stringify(breakers(1000)) }), 400, "dry_sequence_breakers");
+    await expectError(
+      await chat({ ...dry, dry_sequence_breakers: JSON.stringify(breakers(1000)) }),
+      400,
+      "dry_sequence_breakers",
+    );
     await expectError(await chat({ ...dry, dry_sequence_breakers: ["x".repeat(33)] }), 400, "dry_sequence_breakers[0]");
   });
 
   it("refuses the fields that held the server for minutes: a 2 MB ban list, 200k biases, a 100,000-value enum", async () => {
     await expectError(await chat({ ...M, banned_tokens: "word\n".repeat(400_000) }), 400, "banned_tokens");
-    await expectError(await chat({ ...M, banned_tokens: Array.from({ length: 1025 }, (_, i) => i) }), 400, "banned_tokens");
+    await expectError(
+      await chat({ ...M, banned_tokens: Array.from({ length: 1025 }, (_, i) => i) }),
+      400,
+      "banned_tokens",
+    );
     const bias = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), -1]));
     await expectError(await chat({ ...M, logit_bias: bias(200_000) }), 400, "logit_bias");
     await expectError(await chat({ ...M, logit_bias: bias(301) }), 400, "logit_bias");
     assert.equal((await chat({ ...M, max_tokens: 2, logit_bias: bias(300) })).status, 200);
     const enumSchema = { type: "string", enum: Array.from({ length: 100_000 }, (_, i) => `v${i}`) };
-    const res = await chat({ ...M, response_format: { type: "json_schema", json_schema: { name: "e", schema: enumSchema } } });
+    const res = await chat({
+      ...M,
+      response_format: { type: "json_schema", json_schema: { name: "e", schema: enumSchema } },
+    });
     const body = await expectError(res, 400, "response_format.json_schema.schema", "unsupported_schema");
     assert.match(body.error.message, /#\/enum/);
     await stillServing();
@@ -137,7 +152,12 @@ describe("one request cannot freeze the server or hold it for minutes", () => {
 
 describe("schemas are compiled and enforced, or refused with 400 naming the place", () => {
   const withSchema = (schema: unknown, extra: Record<string, unknown> = {}) =>
-    chat({ ...M, max_tokens: 4, response_format: { type: "json_schema", json_schema: { name: "s", schema } }, ...extra });
+    chat({
+      ...M,
+      max_tokens: 4,
+      response_format: { type: "json_schema", json_schema: { name: "s", schema } },
+      ...extra,
+    });
 
   it("compiles counts the grammar engine used to refuse or leave unbounded", async () => {
     const compiled = [
@@ -169,7 +189,12 @@ describe("schemas are compiled and enforced, or refused with 400 naming the plac
       [deep, /deeper than 64/],
     ];
     for (const [schema, where] of refused) {
-      const body = await expectError(await withSchema(schema), 400, "response_format.json_schema.schema", "unsupported_schema");
+      const body = await expectError(
+        await withSchema(schema),
+        400,
+        "response_format.json_schema.schema",
+        "unsupported_schema",
+      );
       assert.match(body.error.message, where);
     }
     await stillServing();
@@ -182,7 +207,10 @@ describe("schemas are compiled and enforced, or refused with 400 naming the plac
     const aTokens = await engine.tokenize("a".repeat(64), false);
     const lengths = await Promise.all(aTokens.map(async (t) => (await engine.detokenize([t])).length));
     const longest = aTokens[lengths.indexOf(Math.max(...lengths))];
-    const res = await withSchema({ type: "string", maxLength: 2010 }, { max_tokens: 1200, logit_bias: { [String(longest)]: 100 } });
+    const res = await withSchema(
+      { type: "string", maxLength: 2010 },
+      { max_tokens: 1200, logit_bias: { [String(longest)]: 100 } },
+    );
     const json = await readJson(res);
     assert.equal(res.status, 200, JSON.stringify(json));
     const text = JSON.parse(json.choices[0].message.content) as string;
@@ -200,7 +228,10 @@ describe("schemas are compiled and enforced, or refused with 400 naming the plac
       assert.equal(res.status, 200);
       if (json.choices[0].finish_reason !== "stop") continue;
       const keys = Object.keys(JSON.parse(json.choices[0].message.content));
-      assert.ok(keys.every((k) => k === "a" || k === "b"), keys.join(","));
+      assert.ok(
+        keys.every((k) => k === "a" || k === "b"),
+        keys.join(","),
+      );
     }
   });
 });
@@ -227,7 +258,9 @@ describe("every request leaves a trace", () => {
         headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
         body: JSON.stringify({ ...M, max_tokens: 400, stream: true }),
         signal: h.signal,
-      }).then((r) => r.text()).catch(() => ""),
+      })
+        .then((r) => r.text())
+        .catch(() => ""),
     );
     await sleep(100);
     const leavers = Array.from({ length: 12 }, async (_, i) => {

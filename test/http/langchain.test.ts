@@ -15,7 +15,15 @@ after(async () => {
 });
 
 const chat = (options: ConstructorParameters<typeof ChatOpenAI>[0] = {}) =>
-  new ChatOpenAI({ model: MODEL_ID, apiKey: KEY, configuration: { baseURL: `${srv.url}/v1` }, maxRetries: 0, maxTokens: 8, temperature: 0, ...options });
+  new ChatOpenAI({
+    model: MODEL_ID,
+    apiKey: KEY,
+    configuration: { baseURL: `${srv.url}/v1` },
+    maxRetries: 0,
+    maxTokens: 8,
+    temperature: 0,
+    ...options,
+  });
 
 describe("LangChain ChatOpenAI", () => {
   it("invokes and streams, with usage", async () => {
@@ -34,8 +42,17 @@ describe("LangChain ChatOpenAI", () => {
       const person = await chat({ maxTokens: 80 }).withStructuredOutput(Person, { method }).invoke("Invent a person");
       assert.deepEqual(Person.parse(person), person, method);
     }
-    const weather = { type: "function" as const, function: { name: "get_weather", description: "Weather in a city", parameters: { type: "object", properties: { city: { type: "string", maxLength: 10 } }, required: ["city"] } } };
-    const called = await chat({ maxTokens: 60 }).bindTools([weather], { tool_choice: "required" }).invoke("Weather in Oslo?");
+    const weather = {
+      type: "function" as const,
+      function: {
+        name: "get_weather",
+        description: "Weather in a city",
+        parameters: { type: "object", properties: { city: { type: "string", maxLength: 10 } }, required: ["city"] },
+      },
+    };
+    const called = await chat({ maxTokens: 60 })
+      .bindTools([weather], { tool_choice: "required" })
+      .invoke("Weather in Oslo?");
     assert.equal(called.tool_calls?.[0]?.name, "get_weather");
     assert.equal(typeof called.tool_calls?.[0]?.args.city, "string");
   });

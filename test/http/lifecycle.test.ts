@@ -31,7 +31,10 @@ describe("server lifecycle", () => {
 
   it("refuses to serve a non-loopback address without keys unless told to", async () => {
     const cfg = testServeConfig({ host: "0.0.0.0" });
-    await assert.rejects(startServer(cfg, pino({ level: "silent" })), /Refusing to serve on 0\.0\.0\.0 without API keys/);
+    await assert.rejects(
+      startServer(cfg, pino({ level: "silent" })),
+      /Refusing to serve on 0\.0\.0\.0 without API keys/,
+    );
   });
 
   it("stops a request that outlives --request-timeout-ms and frees its sequence", async () => {
@@ -42,7 +45,12 @@ describe("server lifecycle", () => {
       const res = await fetch(`${running.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 3000, ignore_eos: true }),
+        body: JSON.stringify({
+          model: MODEL_ID,
+          messages: [{ role: "user", content: "Hi" }],
+          max_tokens: 3000,
+          ignore_eos: true,
+        }),
       });
       // The server's limit, so a 5xx: a 408 would tell OpenAI clients their own timeout fired.
       assert.equal(res.status, 504);
@@ -61,7 +69,12 @@ describe("server lifecycle", () => {
     // prefill of a long prompt is quiet for longer than that.
     const server = await startTestServer({ ctxSize: 4096, parallel: 1, sseKeepAliveMs: 1 });
     try {
-      const body = { model: MODEL_ID, messages: [{ role: "user" as const, content: "word ".repeat(3000) }], max_tokens: 8, stream: true as const };
+      const body = {
+        model: MODEL_ID,
+        messages: [{ role: "user" as const, content: "word ".repeat(3000) }],
+        max_tokens: 8,
+        stream: true as const,
+      };
       const res = await server.post("/v1/chat/completions", body);
       assert.equal(res.status, 200);
       const raw = await res.text();

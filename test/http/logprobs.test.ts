@@ -18,13 +18,19 @@ function checkEntry(e: Json, top: number): number[] {
   assert.ok(e.logprob <= 0 && e.logprob > -30, `a log-probability: ${e.logprob}`);
   assert.ok(Array.isArray(e.bytes) && e.bytes.length > 0);
   assert.equal(e.top_logprobs.length, top);
-  for (let i = 1; i < e.top_logprobs.length; i++) assert.ok(e.top_logprobs[i - 1].logprob >= e.top_logprobs[i].logprob, "most likely first");
+  for (let i = 1; i < e.top_logprobs.length; i++)
+    assert.ok(e.top_logprobs[i - 1].logprob >= e.top_logprobs[i].logprob, "most likely first");
   return e.bytes;
 }
 
 describe("chat logprobs", () => {
   it("greedy: one entry per token, the sampled token is the top alternative, bytes rebuild the text", async () => {
-    const res = await srv.post("/v1/openai/chat/completions", { ...chat, temperature: 0, logprobs: true, top_logprobs: 3 });
+    const res = await srv.post("/v1/openai/chat/completions", {
+      ...chat,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 3,
+    });
     const body = await readJson(res);
     assert.equal(res.status, 200, JSON.stringify(body));
     const choice = body.choices[0];
@@ -44,7 +50,12 @@ describe("chat logprobs", () => {
   });
 
   it("sampled with neutral settings: logprobs of the model's distribution, top alternatives sum below 1", async () => {
-    const r = await srv.client.chat.completions.create({ ...chat, messages: [{ role: "user", content: "Say something." }], logprobs: true, top_logprobs: 20 });
+    const r = await srv.client.chat.completions.create({
+      ...chat,
+      messages: [{ role: "user", content: "Say something." }],
+      logprobs: true,
+      top_logprobs: 20,
+    });
     const entries = r.choices[0]?.logprobs?.content ?? [];
     assert.equal(entries.length, r.usage?.completion_tokens);
     for (const e of entries) {
@@ -59,7 +70,11 @@ describe("chat logprobs", () => {
     for (const e of r.choices[0].logprobs.content) checkEntry(e, 0);
     const plain = await readJson(await srv.post("/v1/openai/chat/completions", chat));
     assert.equal(plain.choices[0].logprobs, null, "null when not asked");
-    assert.equal(plain.choices[0].message.content, r.choices[0].message.content, "asking for logprobs does not change the text");
+    assert.equal(
+      plain.choices[0].message.content,
+      r.choices[0].message.content,
+      "asking for logprobs does not change the text",
+    );
   });
 
   it("a stop sequence cuts the logprobs with the text", async () => {
@@ -87,7 +102,10 @@ describe("chat logprobs", () => {
     const body = { ...chat, logprobs: true, top_logprobs: 2 };
     const plain = await readJson(await srv.post("/v1/openai/chat/completions", body));
     const events = parseSse(await (await srv.post("/v1/openai/chat/completions", { ...body, stream: true })).text());
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e).choices[0]).filter((c) => c?.delta?.content);
+    const chunks = events
+      .slice(0, -1)
+      .map((e) => JSON.parse(e).choices[0])
+      .filter((c) => c?.delta?.content);
     for (const c of chunks) {
       const text = Buffer.from(c.logprobs.content.flatMap((e: Json) => e.bytes)).toString("utf8");
       assert.equal(text, c.delta.content);
@@ -125,10 +143,15 @@ describe("text completions: token-id prompts, echo, integer logprobs", () => {
     const a = await srv.client.completions.create({ ...base, prompt: text, echo: true });
     const plain = await readJson(await srv.post("/v1/openai/completions", { ...base, prompt: text }));
     assert.equal(a.choices[0]?.text, text + plain.choices[0].text);
-    const events = parseSse(await (await srv.post("/v1/openai/completions", { ...base, prompt: text, echo: true, stream: true })).text());
+    const events = parseSse(
+      await (await srv.post("/v1/openai/completions", { ...base, prompt: text, echo: true, stream: true })).text(),
+    );
     const first = JSON.parse(events[0] as string);
     assert.equal(first.choices[0].text, text);
-    const joined = events.slice(0, -1).map((e) => JSON.parse(e).choices[0]?.text ?? "").join("");
+    const joined = events
+      .slice(0, -1)
+      .map((e) => JSON.parse(e).choices[0]?.text ?? "")
+      .join("");
     assert.equal(joined, a.choices[0]?.text);
   });
 
@@ -137,7 +160,10 @@ describe("text completions: token-id prompts, echo, integer logprobs", () => {
     const lp = r.choices[0].logprobs;
     assert.equal(lp.tokens.length, r.usage.completion_tokens);
     assert.equal(lp.tokens.join(""), r.choices[0].text);
-    assert.deepEqual(lp.text_offset, lp.tokens.map((_: string, i: number) => lp.tokens.slice(0, i).join("").length));
+    assert.deepEqual(
+      lp.text_offset,
+      lp.tokens.map((_: string, i: number) => lp.tokens.slice(0, i).join("").length),
+    );
     for (const [i, top] of lp.top_logprobs.entries()) {
       assert.ok(Object.keys(top).length >= 1 && Object.keys(top).length <= 2);
       assert.ok(lp.token_logprobs[i] < 0);
@@ -146,7 +172,9 @@ describe("text completions: token-id prompts, echo, integer logprobs", () => {
 
   it("echo with logprobs scores the prompt; its first token has none, as in OpenAI", async () => {
     const withBos = `<|begin_of_text|>${text}`;
-    const r = await readJson(await srv.post("/v1/openai/completions", { ...base, prompt: withBos, echo: true, logprobs: 1 }));
+    const r = await readJson(
+      await srv.post("/v1/openai/completions", { ...base, prompt: withBos, echo: true, logprobs: 1 }),
+    );
     const lp = r.choices[0].logprobs;
     assert.equal(r.choices[0].text.startsWith(withBos), true);
     assert.equal(lp.tokens.length, r.usage.prompt_tokens + r.usage.completion_tokens);
@@ -157,7 +185,9 @@ describe("text completions: token-id prompts, echo, integer logprobs", () => {
     assert.equal(lp.tokens.join(""), r.choices[0].text);
     // Without the BOS in the text, the server adds it and leaves it out of the echo; the first
     // visible token still gets null (it was scored after the hidden BOS, which OpenAI never shows).
-    const r2 = await readJson(await srv.post("/v1/openai/completions", { ...base, prompt: text, echo: true, logprobs: 0 }));
+    const r2 = await readJson(
+      await srv.post("/v1/openai/completions", { ...base, prompt: text, echo: true, logprobs: 0 }),
+    );
     assert.equal(r2.choices[0].logprobs.tokens.join(""), r2.choices[0].text);
     assert.equal(r2.choices[0].logprobs.token_logprobs[0], null);
     assert.equal(typeof r2.choices[0].logprobs.token_logprobs[1], "number");

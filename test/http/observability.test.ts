@@ -15,15 +15,19 @@ after(async () => {
   await srv.close();
 });
 
-async function metrics(): Promise<Map<string, { type: string; metrics: { value?: string; labels?: Record<string, string>; count?: string }[] }>> {
+async function metrics(): Promise<
+  Map<string, { type: string; metrics: { value?: string; labels?: Record<string, string>; count?: string }[] }>
+> {
   const text = await (await fetch(`${srv.url}/metrics`)).text();
   return new Map(parsePrometheus(text).map((f) => [f.name, f]));
 }
 const value = (m: Awaited<ReturnType<typeof metrics>>, name: string, labels: Record<string, string> = {}) =>
   Number(
-    m.get(name)?.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v))?.value ?? Number.NaN,
+    m.get(name)?.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v))?.value ??
+      Number.NaN,
   );
-const count = (m: Awaited<ReturnType<typeof metrics>>, name: string) => Number(m.get(name)?.metrics[0]?.count ?? Number.NaN);
+const count = (m: Awaited<ReturnType<typeof metrics>>, name: string) =>
+  Number(m.get(name)?.metrics[0]?.count ?? Number.NaN);
 
 describe("operators' view", () => {
   it("exposes Prometheus metrics that move after requests", async () => {
@@ -35,18 +39,27 @@ describe("operators' view", () => {
     assert.ok(value(before, "lunaris_nodejs_eventloop_lag_p99_seconds") >= 0);
     assert.ok(value(before, "lunaris_model_load_seconds") > 0);
     assert.equal(value(before, "lunaris_sequences"), 4);
-    const ask = () => srv.client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "Count with me" }], max_tokens: 5 });
+    const ask = () =>
+      srv.client.chat.completions.create({
+        model: MODEL_ID,
+        messages: [{ role: "user", content: "Count with me" }],
+        max_tokens: 5,
+      });
     await ask();
     await ask(); // same prompt: served from the prefix cache
     const afterwards = await metrics();
     const route = { route: "/v1/openai/chat/completions", status: "200" };
-    const reqs = (m: typeof before) => (Number.isNaN(value(m, "lunaris_requests_total", route)) ? 0 : value(m, "lunaris_requests_total", route));
+    const reqs = (m: typeof before) =>
+      Number.isNaN(value(m, "lunaris_requests_total", route)) ? 0 : value(m, "lunaris_requests_total", route);
     assert.equal(reqs(afterwards) - reqs(before), 2);
     assert.ok(value(afterwards, "lunaris_tokens_total", { kind: "prompt" }) >= 2 * 11);
     assert.ok(value(afterwards, "lunaris_tokens_total", { kind: "completion" }) >= 2);
     assert.ok(value(afterwards, "lunaris_tokens_total", { kind: "cached" }) > 0);
     assert.ok(value(afterwards, "lunaris_prefix_cache_hit_ratio") > 0);
-    assert.equal(count(afterwards, "lunaris_request_duration_seconds") - (count(before, "lunaris_request_duration_seconds") || 0), 2);
+    assert.equal(
+      count(afterwards, "lunaris_request_duration_seconds") - (count(before, "lunaris_request_duration_seconds") || 0),
+      2,
+    );
     assert.ok(value(afterwards, "lunaris_generation_tokens_per_second") > 0);
     assert.equal(value(afterwards, "lunaris_queue_depth"), 0);
   });
@@ -95,9 +108,13 @@ describe("operators' view", () => {
       assert.ok(ajv.validateSchema(s), `${name}: ${ajv.errorsText(ajv.errors)}`);
     }
     const validate = ajv.compile(doc.components.schemas.ChatCompletionRequest);
-    assert.ok(validate({ model: MODEL_ID, messages: [{ role: "user", content: "x" }], logit_bias: [[5, false]] }), ajv.errorsText(validate.errors));
+    assert.ok(
+      validate({ model: MODEL_ID, messages: [{ role: "user", content: "x" }], logit_bias: [[5, false]] }),
+      ajv.errorsText(validate.errors),
+    );
     assert.ok(!validate({ model: MODEL_ID, messages: [], temperature: 3 }));
-    for (const status of ["403", "413"]) assert.ok(doc.paths["/v1/admin/keys"].post.responses[status], `${status} documented`);
+    for (const status of ["403", "413"])
+      assert.ok(doc.paths["/v1/admin/keys"].post.responses[status], `${status} documented`);
     // The server URL is relative, never taken from a client's Host header.
     const spoofed = await readJson(await fetch(`${srv.url}/openapi.json`, { headers: { host: "evil.example" } }));
     assert.deepEqual(spoofed.servers, [{ url: "/" }]);

@@ -36,14 +36,19 @@ const schemas: Record<string, Record<string, unknown>> = {
     required: ["size", "count"],
     additionalProperties: false,
   },
-  "pattern": { type: "string", pattern: "^[a-z]{2,4}-[0-9]{2}$" },
+  pattern: { type: "string", pattern: "^[a-z]{2,4}-[0-9]{2}$" },
   "array with min/max items": { type: "array", items: { enum: ["red", "green", "blue"] }, minItems: 1, maxItems: 3 },
-  "anyOf of integer, short string and null": { anyOf: [{ type: "integer", minimum: 0, maximum: 9 }, { type: "string", maxLength: 3 }, { type: "null" }] },
+  "anyOf of integer, short string and null": {
+    anyOf: [{ type: "integer", minimum: 0, maximum: 9 }, { type: "string", maxLength: 3 }, { type: "null" }],
+  },
   "$defs and $ref": {
     $defs: {
       point: {
         type: "object",
-        properties: { x: { type: "integer", minimum: -5, maximum: 5 }, y: { type: "integer", minimum: -5, maximum: 5 } },
+        properties: {
+          x: { type: "integer", minimum: -5, maximum: 5 },
+          y: { type: "integer", minimum: -5, maximum: 5 },
+        },
         required: ["x", "y"],
         additionalProperties: false,
       },
@@ -64,7 +69,10 @@ const schemas: Record<string, Record<string, unknown>> = {
     properties: {
       user: {
         type: "object",
-        properties: { name: { type: "string", minLength: 1, maxLength: 4 }, tags: { type: "array", items: { type: "string", maxLength: 2 }, maxItems: 2 } },
+        properties: {
+          name: { type: "string", minLength: 1, maxLength: 4 },
+          tags: { type: "array", items: { type: "string", maxLength: 2 }, maxItems: 2 },
+        },
         required: ["name", "tags"],
         additionalProperties: false,
       },
@@ -75,8 +83,18 @@ const schemas: Record<string, Record<string, unknown>> = {
   },
   "oneOf with discriminators": {
     oneOf: [
-      { type: "object", properties: { type: { const: "cat" }, lives: { type: "integer", minimum: 1, maximum: 9 } }, required: ["type", "lives"], additionalProperties: false },
-      { type: "object", properties: { type: { const: "dog" }, good: { type: "boolean" } }, required: ["type", "good"], additionalProperties: false },
+      {
+        type: "object",
+        properties: { type: { const: "cat" }, lives: { type: "integer", minimum: 1, maximum: 9 } },
+        required: ["type", "lives"],
+        additionalProperties: false,
+      },
+      {
+        type: "object",
+        properties: { type: { const: "dog" }, good: { type: "boolean" } },
+        required: ["type", "good"],
+        additionalProperties: false,
+      },
     ],
   },
 };
@@ -106,7 +124,9 @@ describe(`json_schema conformance: ${Object.keys(schemas).length} schemas × ${S
   for (const [name, schema] of Object.entries(schemas)) {
     it(name, async () => {
       const validate = ajv.compile(schema);
-      const outs = await outputs({ response_format: { type: "json_schema", json_schema: { name: "answer", schema, strict: true } } });
+      const outs = await outputs({
+        response_format: { type: "json_schema", json_schema: { name: "answer", schema, strict: true } },
+      });
       assert.equal(outs.length, SEEDS);
       for (const o of outs) {
         assert.equal(o.finish, "stop", `finished inside max_tokens: ${o.text}`);
@@ -123,7 +143,11 @@ describe("response_format", () => {
     // Free-form JSON from random weights can nest for a long time: a bias towards "}" (the
     // grammar still decides where it is allowed) makes the objects close early.
     const close = (await srv.engine()?.tokenize("}", false)) ?? [];
-    const outs = await outputs({ response_format: { type: "json_object" }, max_tokens: 200, logit_bias: { [String(close[0])]: 8 } });
+    const outs = await outputs({
+      response_format: { type: "json_object" },
+      max_tokens: 200,
+      logit_bias: { [String(close[0])]: 8 },
+    });
     const finished = outs.filter((x) => x.finish === "stop");
     // Enough finished outputs for the check below to mean something; how many close within
     // max_tokens depends on the weights (unseeded weights once gave 9 of 20), so a quarter is required.
@@ -206,7 +230,11 @@ describe("UTF-8 under a grammar", () => {
       additionalProperties: false,
     };
     const validate = ajv.compile(schema);
-    const outs = await outputs({ response_format: { type: "json_schema", json_schema: { name: "bytes", schema } }, logit_bias, max_tokens: 120 });
+    const outs = await outputs({
+      response_format: { type: "json_schema", json_schema: { name: "bytes", schema } },
+      logit_bias,
+      max_tokens: 120,
+    });
     for (const o of outs) {
       assert.equal(o.finish, "stop", o.text);
       assert.ok(!o.text.includes("\uFFFD"), `no replacement characters: ${JSON.stringify(o.text)}`);
@@ -214,6 +242,9 @@ describe("UTF-8 under a grammar", () => {
       assert.ok(validate(value), `${o.text}\n${ajv.errorsText(validate.errors)}`);
     }
     // The boosted leads still write real characters where the grammar allows them.
-    assert.ok(outs.some((o) => /[\u0800-\u0fff\u{10000}-\u{3ffff}]/u.test(o.text)), outs.map((o) => o.text).join("\n"));
+    assert.ok(
+      outs.some((o) => /[\u0800-\u0fff\u{10000}-\u{3ffff}]/u.test(o.text)),
+      outs.map((o) => o.text).join("\n"),
+    );
   });
 });

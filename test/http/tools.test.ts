@@ -31,7 +31,10 @@ const time = {
   additionalProperties: false,
 } as const;
 const tools: OpenAI.Chat.Completions.ChatCompletionFunctionTool[] = [
-  { type: "function", function: { name: "get_weather", description: "Weather in a city", parameters: weather, strict: true } },
+  {
+    type: "function",
+    function: { name: "get_weather", description: "Weather in a city", parameters: weather, strict: true },
+  },
   { type: "function", function: { name: "get_time", description: "Time in a zone", parameters: time } },
 ];
 const schemaOf: Record<string, object> = { get_weather: weather, get_time: time };
@@ -75,7 +78,11 @@ describe("tool calling through the real engine", () => {
 
   it("a named tool_choice calls exactly that function; parallel_tool_calls false makes it one call", async () => {
     for (const seed of [5, 6, 7]) {
-      const r = await ask({ tool_choice: { type: "function", function: { name: "get_time" } }, parallel_tool_calls: false, seed });
+      const r = await ask({
+        tool_choice: { type: "function", function: { name: "get_time" } },
+        parallel_tool_calls: false,
+        seed,
+      });
       const choice = r.choices[0];
       assert.equal(choice?.finish_reason, "tool_calls");
       assert.equal(choice?.message.tool_calls?.length, 1);
@@ -137,26 +144,49 @@ describe("tool calling through the real engine", () => {
     }
   });
 
-  it("history with assistant tool_calls and tool results is accepted and rendered", { skip: VIA_GATEWAY && "reads the in-process engine's rendering" }, async () => {
-    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
-      { role: "user", content: "Weather in Oslo?" },
-      {
-        role: "assistant",
-        content: null,
-        tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo","unit":"C"}' } }],
-      },
-      { role: "tool", tool_call_id: "call_1", content: '{"temp": -3}' },
-    ];
-    const r = await srv.client.chat.completions.create({ model: MODEL_ID, messages, tools, max_tokens: 4, seed: 1 });
-    assert.ok(r.choices[0]);
-    // What the model saw: the tool section, the call in the tool format, the result in an ipython turn.
-    const engine = srv.engine() as LlamaEngine | null;
-    assert.ok(engine);
-    const toolsRequest = { tools: tools.map((t) => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters })), choice: { type: "auto" as const }, parallel: true };
-    const rendered = engine.renderPrompt(withToolInstructions(toChatMessages(messages as WireMessage[]), toolsRequest));
-    assert.equal(r.usage?.prompt_tokens, rendered.length, "the server rendered exactly this prompt");
-    const text = await engine.detokenize(rendered);
-    assert.match(text, /<\|start_header_id\|>assistant<\|end_header_id\|>\n\n\{"name": "get_weather", "parameters": \{"city":"Oslo","unit":"C"\}\}<\|eot_id\|>/);
-    assert.match(text, /<\|start_header_id\|>ipython<\|end_header_id\|>\n\n\{"temp": -3\}<\|eot_id\|>/);
-  });
+  it(
+    "history with assistant tool_calls and tool results is accepted and rendered",
+    { skip: VIA_GATEWAY && "reads the in-process engine's rendering" },
+    async () => {
+      const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+        { role: "user", content: "Weather in Oslo?" },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [
+            {
+              id: "call_1",
+              type: "function",
+              function: { name: "get_weather", arguments: '{"city":"Oslo","unit":"C"}' },
+            },
+          ],
+        },
+        { role: "tool", tool_call_id: "call_1", content: '{"temp": -3}' },
+      ];
+      const r = await srv.client.chat.completions.create({ model: MODEL_ID, messages, tools, max_tokens: 4, seed: 1 });
+      assert.ok(r.choices[0]);
+      // What the model saw: the tool section, the call in the tool format, the result in an ipython turn.
+      const engine = srv.engine() as LlamaEngine | null;
+      assert.ok(engine);
+      const toolsRequest = {
+        tools: tools.map((t) => ({
+          name: t.function.name,
+          description: t.function.description,
+          parameters: t.function.parameters,
+        })),
+        choice: { type: "auto" as const },
+        parallel: true,
+      };
+      const rendered = engine.renderPrompt(
+        withToolInstructions(toChatMessages(messages as WireMessage[]), toolsRequest),
+      );
+      assert.equal(r.usage?.prompt_tokens, rendered.length, "the server rendered exactly this prompt");
+      const text = await engine.detokenize(rendered);
+      assert.match(
+        text,
+        /<\|start_header_id\|>assistant<\|end_header_id\|>\n\n\{"name": "get_weather", "parameters": \{"city":"Oslo","unit":"C"\}\}<\|eot_id\|>/,
+      );
+      assert.match(text, /<\|start_header_id\|>ipython<\|end_header_id\|>\n\n\{"temp": -3\}<\|eot_id\|>/);
+    },
+  );
 });

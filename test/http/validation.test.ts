@@ -26,15 +26,36 @@ interface Case {
 const cases: Case[] = [
   { name: "malformed JSON", body: '{"model": ', status: 400, param: null, code: "invalid_json" },
   { name: "a JSON array body", body: "[]", status: 400, param: null },
-  { name: "missing model", body: { messages: ok.messages }, status: 400, param: "model", code: "missing_required_parameter" },
+  {
+    name: "missing model",
+    body: { messages: ok.messages },
+    status: 400,
+    param: "model",
+    code: "missing_required_parameter",
+  },
   { name: "model of the wrong type", body: { ...ok, model: 5 }, status: 400, param: "model" },
   { name: "unknown model", body: { ...ok, model: "gpt-4" }, status: 404, param: "model", code: "model_not_found" },
   { name: "missing messages", body: { model: MODEL_ID }, status: 400, param: "messages" },
   { name: "empty messages", body: { ...ok, messages: [] }, status: 400, param: "messages" },
   { name: "messages not an array", body: { ...ok, messages: "hi" }, status: 400, param: "messages" },
-  { name: "unknown role", body: { ...ok, messages: [{ role: "wizard", content: "x" }] }, status: 400, param: "messages[0].role" },
-  { name: "user message without content", body: { ...ok, messages: [{ role: "user" }] }, status: 400, param: "messages[0].content" },
-  { name: "content of the wrong type", body: { ...ok, messages: [{ role: "user", content: 42 }] }, status: 400, param: "messages[0].content" },
+  {
+    name: "unknown role",
+    body: { ...ok, messages: [{ role: "wizard", content: "x" }] },
+    status: 400,
+    param: "messages[0].role",
+  },
+  {
+    name: "user message without content",
+    body: { ...ok, messages: [{ role: "user" }] },
+    status: 400,
+    param: "messages[0].content",
+  },
+  {
+    name: "content of the wrong type",
+    body: { ...ok, messages: [{ role: "user", content: 42 }] },
+    status: 400,
+    param: "messages[0].content",
+  },
   {
     name: "an image part",
     body: { ...ok, messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] },
@@ -44,11 +65,22 @@ const cases: Case[] = [
   },
   {
     name: "a tool message with no assistant tool call before it",
-    body: { ...ok, messages: [{ role: "user", content: "x" }, { role: "tool", content: "42", tool_call_id: "c1" }] },
+    body: {
+      ...ok,
+      messages: [
+        { role: "user", content: "x" },
+        { role: "tool", content: "42", tool_call_id: "c1" },
+      ],
+    },
     status: 400,
     param: "messages[1].role",
   },
-  { name: "a tool message without tool_call_id", body: { ...ok, messages: [{ role: "tool", content: "42" }] }, status: 400, param: "messages[0].tool_call_id" },
+  {
+    name: "a tool message without tool_call_id",
+    body: { ...ok, messages: [{ role: "tool", content: "42" }] },
+    status: 400,
+    param: "messages[0].tool_call_id",
+  },
   { name: "temperature above 2", body: { ...ok, temperature: 2.5 }, status: 400, param: "temperature" },
   { name: "temperature below 0", body: { ...ok, temperature: -0.1 }, status: 400, param: "temperature" },
   { name: "temperature as a string", body: { ...ok, temperature: "hot" }, status: 400, param: "temperature" },
@@ -59,36 +91,89 @@ const cases: Case[] = [
   { name: "top_k not an integer", body: { ...ok, top_k: 1.5 }, status: 400, param: "top_k" },
   { name: "max_tokens of 0", body: { ...ok, max_tokens: 0 }, status: 400, param: "max_tokens" },
   { name: "max_tokens not an integer", body: { ...ok, max_tokens: 2.5 }, status: 400, param: "max_tokens" },
-  { name: "17 stop sequences", body: { ...ok, stop: Array.from({ length: 17 }, (_, i) => `s${i}`) }, status: 400, param: "stop" },
+  {
+    name: "17 stop sequences",
+    body: { ...ok, stop: Array.from({ length: 17 }, (_, i) => `s${i}`) },
+    status: 400,
+    param: "stop",
+  },
   { name: "stop of the wrong type", body: { ...ok, stop: 7 }, status: 400, param: "stop" },
   { name: "n of 0", body: { ...ok, n: 0 }, status: 400, param: "n" },
   { name: "n of 5", body: { ...ok, n: 5 }, status: 400, param: "n" },
   { name: "presence_penalty above 2", body: { ...ok, presence_penalty: 2.1 }, status: 400, param: "presence_penalty" },
-  { name: "frequency_penalty below -2", body: { ...ok, frequency_penalty: -2.1 }, status: 400, param: "frequency_penalty" },
+  {
+    name: "frequency_penalty below -2",
+    body: { ...ok, frequency_penalty: -2.1 },
+    status: 400,
+    param: "frequency_penalty",
+  },
   { name: "repetition_penalty of 0", body: { ...ok, repetition_penalty: 0 }, status: 400, param: "repetition_penalty" },
-  { name: "repetition_penalty above 5", body: { ...ok, repetition_penalty: 5.5 }, status: 400, param: "repetition_penalty" },
+  {
+    name: "repetition_penalty above 5",
+    body: { ...ok, repetition_penalty: 5.5 },
+    status: 400,
+    param: "repetition_penalty",
+  },
   { name: "seed not an integer", body: { ...ok, seed: 1.5 }, status: 400, param: "seed" },
   { name: "stream not a boolean", body: { ...ok, stream: "yes" }, status: 400, param: "stream" },
   { name: "user not a string", body: { ...ok, user: 5 }, status: 400, param: "user" },
-  { name: "a tool that is not a function", body: { ...ok, tools: [{ type: "retrieval" }] }, status: 400, param: "tools[0].type" },
-  { name: "a tool name with spaces", body: { ...ok, tools: [{ type: "function", function: { name: "get weather" } }] }, status: 400, param: "tools[0].function.name" },
+  {
+    name: "a tool that is not a function",
+    body: { ...ok, tools: [{ type: "retrieval" }] },
+    status: 400,
+    param: "tools[0].type",
+  },
+  {
+    name: "a tool name with spaces",
+    body: { ...ok, tools: [{ type: "function", function: { name: "get weather" } }] },
+    status: 400,
+    param: "tools[0].function.name",
+  },
   {
     name: "two tools with one name",
-    body: { ...ok, tools: [{ type: "function", function: { name: "f" } }, { type: "function", function: { name: "f" } }] },
+    body: {
+      ...ok,
+      tools: [
+        { type: "function", function: { name: "f" } },
+        { type: "function", function: { name: "f" } },
+      ],
+    },
     status: 400,
     param: "tools[1].function.name",
   },
-  { name: "tool_choice required without tools", body: { ...ok, tool_choice: "required" }, status: 400, param: "tool_choice" },
+  {
+    name: "tool_choice required without tools",
+    body: { ...ok, tool_choice: "required" },
+    status: 400,
+    param: "tool_choice",
+  },
   {
     name: "tool_choice naming an unknown tool",
-    body: { ...ok, tools: [{ type: "function", function: { name: "f" } }], tool_choice: { type: "function", function: { name: "g" } } },
+    body: {
+      ...ok,
+      tools: [{ type: "function", function: { name: "f" } }],
+      tool_choice: { type: "function", function: { name: "g" } },
+    },
     status: 400,
     param: "tool_choice.function.name",
   },
-  { name: "tool_choice of an unknown kind", body: { ...ok, tool_choice: "sometimes" }, status: 400, param: "tool_choice" },
+  {
+    name: "tool_choice of an unknown kind",
+    body: { ...ok, tool_choice: "sometimes" },
+    status: 400,
+    param: "tool_choice",
+  },
   {
     name: "tool parameters with a feature no grammar can enforce",
-    body: { ...ok, tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { a: { not: { type: "string" } } } } } }] },
+    body: {
+      ...ok,
+      tools: [
+        {
+          type: "function",
+          function: { name: "f", parameters: { type: "object", properties: { a: { not: { type: "string" } } } } },
+        },
+      ],
+    },
     status: 400,
     param: "tools[0].function.parameters",
     code: "unsupported_schema",
@@ -100,7 +185,11 @@ const cases: Case[] = [
       ...ok,
       messages: [
         { role: "user", content: "x" },
-        { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }],
+        },
         { role: "tool", content: "42", tool_call_id: "c2" },
       ],
     },
@@ -113,17 +202,32 @@ const cases: Case[] = [
       ...ok,
       messages: [
         { role: "user", content: "x" },
-        { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{oops" } }] },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{oops" } }],
+        },
         { role: "tool", content: "42", tool_call_id: "c1" },
       ],
     },
     status: 400,
     param: "messages[1].tool_calls[0].function.arguments",
   },
-  { name: "response_format of an unknown type", body: { ...ok, response_format: { type: "yaml" } }, status: 400, param: "response_format.type" },
+  {
+    name: "response_format of an unknown type",
+    body: { ...ok, response_format: { type: "yaml" } },
+    status: 400,
+    param: "response_format.type",
+  },
   {
     name: "a json_schema using uniqueItems",
-    body: { ...ok, response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "array", uniqueItems: true } } } },
+    body: {
+      ...ok,
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "x", schema: { type: "array", uniqueItems: true } },
+      },
+    },
     status: 400,
     param: "response_format.json_schema.schema",
     code: "unsupported_schema",
@@ -131,14 +235,23 @@ const cases: Case[] = [
   },
   {
     name: "a json_schema with a lookahead pattern",
-    body: { ...ok, response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "string", pattern: "^(?=a)b$" } } } },
+    body: {
+      ...ok,
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "x", schema: { type: "string", pattern: "^(?=a)b$" } },
+      },
+    },
     status: 400,
     param: "response_format.json_schema.schema",
     message: /assertion/,
   },
   {
     name: "a json_schema with a $ref to nowhere",
-    body: { ...ok, response_format: { type: "json_schema", json_schema: { name: "x", schema: { $ref: "#/$defs/missing" } } } },
+    body: {
+      ...ok,
+      response_format: { type: "json_schema", json_schema: { name: "x", schema: { $ref: "#/$defs/missing" } } },
+    },
     status: 400,
     param: "response_format.json_schema.schema",
   },
@@ -150,11 +263,26 @@ const cases: Case[] = [
     code: "unsupported_combination",
   },
   { name: "top_logprobs without logprobs", body: { ...ok, top_logprobs: 3 }, status: 400, param: "top_logprobs" },
-  { name: "top_logprobs above 20", body: { ...ok, logprobs: true, top_logprobs: 21 }, status: 400, param: "top_logprobs" },
+  {
+    name: "top_logprobs above 20",
+    body: { ...ok, logprobs: true, top_logprobs: 21 },
+    status: 400,
+    param: "top_logprobs",
+  },
   { name: "logprobs not a boolean", body: { ...ok, logprobs: 3 }, status: 400, param: "logprobs" },
   { name: "logit_bias above 100", body: { ...ok, logit_bias: { "50": 101 } }, status: 400, param: "logit_bias.50" },
-  { name: "logit_bias keyed by text", body: { ...ok, logit_bias: { hello: 5 } }, status: 400, param: "logit_bias.hello" },
-  { name: "dry_sequence_breakers not a list", body: { ...ok, dry_multiplier: 0.8, dry_sequence_breakers: "nope" }, status: 400, param: "dry_sequence_breakers" },
+  {
+    name: "logit_bias keyed by text",
+    body: { ...ok, logit_bias: { hello: 5 } },
+    status: 400,
+    param: "logit_bias.hello",
+  },
+  {
+    name: "dry_sequence_breakers not a list",
+    body: { ...ok, dry_multiplier: 0.8, dry_sequence_breakers: "nope" },
+    status: 400,
+    param: "dry_sequence_breakers",
+  },
   { name: "xtc_probability above 1", body: { ...ok, xtc_probability: 2 }, status: 400, param: "xtc_probability" },
   {
     name: "prompt + max_tokens beyond the context",
@@ -240,7 +368,13 @@ describe("request validation: status and an OpenAI-shaped error naming the field
     const url = new URL(`${srv.url}/v1/openai/chat/completions`);
     const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { "content-type": "application/json", authorization: "Bearer sk-valid" } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: "Bearer sk-valid" },
+        },
         (res) => {
           let body = "";
           res.on("data", (c: Buffer) => (body += c.toString()));

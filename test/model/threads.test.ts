@@ -9,7 +9,9 @@ import { loadTinyEngine } from "../helpers/tinyEngine.js";
 function physicalCores(): number | null {
   try {
     const cpus = readdirSync("/sys/devices/system/cpu").filter((d) => /^cpu\d+$/.test(d));
-    const masks = new Set(cpus.map((c) => readFileSync(`/sys/devices/system/cpu/${c}/topology/thread_siblings`, "utf8").trim()));
+    const masks = new Set(
+      cpus.map((c) => readFileSync(`/sys/devices/system/cpu/${c}/topology/thread_siblings`, "utf8").trim()),
+    );
     return masks.size > 0 ? masks.size : null;
   } catch {
     return null;

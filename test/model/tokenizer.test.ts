@@ -38,11 +38,14 @@ describe("the real Llama 3 tokenizer and chat template", () => {
     ],
     ["unicode and whitespace trimmed", [{ role: "user", content: "  Grüße, 世界! 🌙\n\n  123456 tokens\t" }]],
     ["code and numbers", [{ role: "user", content: "def f(x):\n    return x**2  # 3.14159\n" }]],
-    ["system turns anywhere, same role twice", [
-      { role: "user", content: "a" },
-      { role: "user", content: "b" },
-      { role: "system", content: "late system" },
-    ]],
+    [
+      "system turns anywhere, same role twice",
+      [
+        { role: "user", content: "a" },
+        { role: "user", content: "b" },
+        { role: "system", content: "late system" },
+      ],
+    ],
   ];
   for (const [name, messages] of conversations) {
     it(`matches the tokenizer package: ${name}`, () => {

@@ -70,7 +70,8 @@ function stallProbe(url: string): { stop(): number } {
 async function idle(url: string, timeoutMs = 10_000): Promise<number> {
   const t = performance.now();
   while (performance.now() - t < timeoutMs) {
-    if ((await metric(url, "lunaris_active_sequences")) === 0 && (await metric(url, "lunaris_queue_depth")) === 0) return performance.now() - t;
+    if ((await metric(url, "lunaris_active_sequences")) === 0 && (await metric(url, "lunaris_queue_depth")) === 0)
+      return performance.now() - t;
     await sleep(10);
   }
   return Number.POSITIVE_INFINITY;
@@ -94,7 +95,10 @@ async function bodies(n: number): Promise<void> {
     const samples = fc.sample(bodyArb, { numRuns: n, seed: 7 });
     for (const [i, body] of samples.entries()) {
       const t = performance.now();
-      const o = await sendAndCheck(srv.url, KEY, bounded(body)).catch((e: unknown) => ({ status: 0, problem: String(e) }));
+      const o = await sendAndCheck(srv.url, KEY, bounded(body)).catch((e: unknown) => ({
+        status: 0,
+        problem: String(e),
+      }));
       const ms = performance.now() - t;
       // The server's own event-loop delay since the last scrape (prom-client resets it on each).
       const lag = 1000 * (await metric(srv.url, "lunaris_nodejs_eventloop_lag_max_seconds"));
@@ -105,17 +109,27 @@ async function bodies(n: number): Promise<void> {
       if (o.status >= 500 || o.status === 0) fivexx++;
       if (o.problem) {
         problems++;
-        if (problems <= 5) process.stderr.write(`problem: ${o.problem}\n  body: ${JSON.stringify(body).slice(0, 500)}\n`);
+        if (problems <= 5)
+          process.stderr.write(`problem: ${o.problem}\n  body: ${JSON.stringify(body).slice(0, 500)}\n`);
       }
       if (srv.child.exitCode !== null) throw new Error(`the server died at body ${i}`);
     }
     const stall = probe.stop();
-    for (const s of slow.sort((a, b) => b.ms - a.ms).slice(0, 5)) process.stderr.write(`slow (${s.ms.toFixed(0)} ms): ${JSON.stringify(s.body).slice(0, 800)}\n`);
-    process.stderr.write(`longest event-loop delay (${worstLag.ms.toFixed(0)} ms) during: ${JSON.stringify(worstLag.body).slice(0, 1500)}\n`);
+    for (const s of slow.sort((a, b) => b.ms - a.ms).slice(0, 5))
+      process.stderr.write(`slow (${s.ms.toFixed(0)} ms): ${JSON.stringify(s.body).slice(0, 800)}\n`);
+    process.stderr.write(
+      `longest event-loop delay (${worstLag.ms.toFixed(0)} ms) during: ${JSON.stringify(worstLag.body).slice(0, 1500)}\n`,
+    );
     const rss1 = await metric(srv.url, "lunaris_process_resident_memory_bytes");
     row(`${n} generated/mutated bodies: crashes`, srv.child.exitCode === null ? "0" : "1");
     row("  5xx / other problems", `${fivexx} / ${problems - fivexx}`);
-    row("  statuses", [...statuses].sort((a, b) => a[0] - b[0]).map(([s, c]) => `${s}×${c}`).join(", "));
+    row(
+      "  statuses",
+      [...statuses]
+        .sort((a, b) => a[0] - b[0])
+        .map(([s, c]) => `${s}×${c}`)
+        .join(", "),
+    );
     row("  slowest answer (ms)", slowest.toFixed(0));
     row("  longest event-loop delay on the server from one body (ms)", worstLag.ms.toFixed(0));
     row("  longest /health wait while they ran (ms)", stall.toFixed(0));
@@ -136,7 +150,12 @@ async function storm(n: number): Promise<void> {
         const res = fetch(`${srv.url}/v1/chat/completions`, {
           method: "POST",
           headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
-          body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Tell me a long story" }], max_tokens: 300, stream: true }),
+          body: JSON.stringify({
+            model: MODEL,
+            messages: [{ role: "user", content: "Tell me a long story" }],
+            max_tokens: 300,
+            stream: true,
+          }),
           signal: a.signal,
         })
           .then((r) => r.text())
@@ -149,7 +168,10 @@ async function storm(n: number): Promise<void> {
     await Promise.all(Array.from({ length: 32 }, worker));
     const settled = await idle(srv.url);
     const lines = await metric(srv.url, 'lunaris_requests_total{route="/v1/chat/completions",status="499"}');
-    row(`disconnect storm: ${n} streams cut at random points`, `0 active / 0 queued ${settled.toFixed(0)} ms after the last`);
+    row(
+      `disconnect storm: ${n} streams cut at random points`,
+      `0 active / 0 queued ${settled.toFixed(0)} ms after the last`,
+    );
     row("  requests counted with status 499", String(lines));
   } finally {
     await srv.stop();
@@ -165,13 +187,23 @@ async function flood(n: number): Promise<void> {
           method: "POST",
           headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
           body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Hi" }], max_tokens: 16 }),
-        }).then(async (r) => ({ status: r.status, retry: r.headers.get("retry-after"), body: await r.json() as { error?: Record<string, unknown> } })),
+        }).then(async (r) => ({
+          status: r.status,
+          retry: r.headers.get("retry-after"),
+          body: (await r.json()) as { error?: Record<string, unknown> },
+        })),
       ),
     );
     const by = new Map<number, number>();
     for (const r of results) by.set(r.status, (by.get(r.status) ?? 0) + 1);
     const refused = results.filter((r) => r.status === 429);
-    const shaped = refused.every((r) => r.retry !== null && Object.keys(r.body.error ?? {}).sort().join() === "code,message,param,type");
+    const shaped = refused.every(
+      (r) =>
+        r.retry !== null &&
+        Object.keys(r.body.error ?? {})
+          .sort()
+          .join() === "code,message,param,type",
+    );
     row(`flood: ${n} at once against a queue of 8`, [...by].map(([s, c]) => `${s}×${c}`).join(", "));
     row("  every 429 with Retry-After and OpenAI's shape", shaped ? "yes" : "NO");
   } finally {
@@ -194,7 +226,12 @@ async function killUnderLoad(): Promise<void> {
         const res = await fetch(`${srv.url}/v1/chat/completions`, {
           method: "POST",
           headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-          body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Hi" }], max_tokens: 12, stream: true }),
+          body: JSON.stringify({
+            model: MODEL,
+            messages: [{ role: "user", content: "Hi" }],
+            max_tokens: 12,
+            stream: true,
+          }),
         });
         const text = await res.text();
         const final = text.split("\n\n").find((e) => e.includes('"finish_reason":"') && e.includes('"usage"'));
@@ -215,7 +252,10 @@ async function killUnderLoad(): Promise<void> {
   await check.close();
   const missing = received.filter((id) => !billed.has(id)).length;
   const twice = [...billed.values()].filter((c) => c > 1).length;
-  row("kill -9 under load: responses fully received / billed", `${received.length} / ${received.length - missing} (${twice} billed twice)`);
+  row(
+    "kill -9 under load: responses fully received / billed",
+    `${received.length} / ${received.length - missing} (${twice} billed twice)`,
+  );
   srv = await spawnServer(["--data-dir", dir]);
   try {
     const statuses = await Promise.all(
@@ -223,14 +263,22 @@ async function killUnderLoad(): Promise<void> {
         fetch(`${srv.url}/v1/chat/completions`, {
           method: "POST",
           headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-          body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Hi" }], max_tokens: 40, stream: true }),
+          body: JSON.stringify({
+            model: MODEL,
+            messages: [{ role: "user", content: "Hi" }],
+            max_tokens: 40,
+            stream: true,
+          }),
         }).then(async (r) => {
           await r.text();
           return r.status;
         }),
       ),
     );
-    row("  after restart: the key's 4 concurrent slots", statuses.every((s) => s === 200) ? "all free (4 × 200)" : statuses.join(","));
+    row(
+      "  after restart: the key's 4 concurrent slots",
+      statuses.every((s) => s === 200) ? "all free (4 × 200)" : statuses.join(","),
+    );
   } finally {
     await srv.stop();
   }
@@ -244,15 +292,28 @@ async function rotation(): Promise<void> {
   const srv = await spawnServer(["--data-dir", dir, "--host", "0.0.0.0"]);
   const url = srv.url.replace("0.0.0.0", "127.0.0.1");
   const call = (p: string, secret: string | null, init: RequestInit = {}) =>
-    fetch(`${url}${p}`, { ...init, headers: { "content-type": "application/json", ...(secret ? { authorization: `Bearer ${secret}` } : {}) } });
+    fetch(`${url}${p}`, {
+      ...init,
+      headers: { "content-type": "application/json", ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
+    });
   try {
-    const made = (await (await call("/v1/admin/keys", seeded.secret, { method: "POST", body: JSON.stringify({ name: "next", admin: true }) })).json()) as { id: string; secret: string };
+    const made = (await (
+      await call("/v1/admin/keys", seeded.secret, {
+        method: "POST",
+        body: JSON.stringify({ name: "next", admin: true }),
+      })
+    ).json()) as { id: string; secret: string };
     await call(`/v1/admin/keys/${seeded.key.id}`, made.secret, { method: "DELETE" });
     const oldRefused = (await call("/v1/admin/keys", seeded.secret)).status === 401;
     const newServed = (await call("/v1/admin/keys", made.secret)).status === 200;
     await call(`/v1/admin/keys/${made.id}`, made.secret, { method: "DELETE" });
-    const statuses = await Promise.all([null, "", "x", made.secret].map(async (s) => (await call("/v1/admin/keys", s)).status));
-    row("key rotation on 0.0.0.0: old refused / new served", `${oldRefused ? "yes" : "NO"} / ${newServed ? "yes" : "NO"}`);
+    const statuses = await Promise.all(
+      [null, "", "x", made.secret].map(async (s) => (await call("/v1/admin/keys", s)).status),
+    );
+    row(
+      "key rotation on 0.0.0.0: old refused / new served",
+      `${oldRefused ? "yes" : "NO"} / ${newServed ? "yes" : "NO"}`,
+    );
     row("  after the last key is revoked: anonymous, empty, wrong, revoked", statuses.join(", "));
   } finally {
     await srv.stop();

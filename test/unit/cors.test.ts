@@ -6,7 +6,16 @@ import { cors } from "../../src/api/middleware/cors.js";
 function app(origins: string[]): { app: Hono; sent: () => Response | null } {
   let sent: Response | null = null;
   const a = new Hono();
-  a.use("*", cors({ origins, allowHeaders: ["Authorization"], allowMethods: ["GET", "POST"], exposeHeaders: ["x-request-id"], maxAge: 600 }));
+  a.use(
+    "*",
+    cors({
+      origins,
+      allowHeaders: ["Authorization"],
+      allowMethods: ["GET", "POST"],
+      exposeHeaders: ["x-request-id"],
+      maxAge: 600,
+    }),
+  );
   a.post("/x", (c) => {
     sent = c.json({ ok: true });
     return sent;
@@ -36,7 +45,10 @@ describe("cors middleware", () => {
 
   it("answers preflights with the allowed methods, headers and max age", async () => {
     const { app: a } = app(["https://a.example"]);
-    const pre = await a.request("/x", { method: "OPTIONS", headers: { origin: "https://a.example", "access-control-request-method": "POST" } });
+    const pre = await a.request("/x", {
+      method: "OPTIONS",
+      headers: { origin: "https://a.example", "access-control-request-method": "POST" },
+    });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get("access-control-allow-origin"), "https://a.example");
     assert.equal(pre.headers.get("access-control-allow-methods"), "GET,POST");

@@ -27,11 +27,19 @@ before(async () => {
     seen.push({ path: url, range: req.headers.range });
     if (url === `/api/models/${REPO}`) {
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ siblings: [{ rfilename: "README.md" }, { rfilename: NAME }, { rfilename: "L3-8B-Lunaris-v1-Q8_0.gguf" }] }));
+      res.end(
+        JSON.stringify({
+          siblings: [{ rfilename: "README.md" }, { rfilename: NAME }, { rfilename: "L3-8B-Lunaris-v1-Q8_0.gguf" }],
+        }),
+      );
       return;
     }
     if (url === `/${REPO}/resolve/main/${NAME}`) {
-      res.writeHead(302, { location: `/cdn/${NAME}`, "x-linked-etag": `"${etag}"`, "x-linked-size": String(FILE.length) });
+      res.writeHead(302, {
+        location: `/cdn/${NAME}`,
+        "x-linked-etag": `"${etag}"`,
+        "x-linked-size": String(FILE.length),
+      });
       res.end();
       return;
     }
@@ -67,14 +75,21 @@ describe("Hugging Face download", () => {
   it("resumes an interrupted download with a Range request and checks size and sha256", async () => {
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-dl-"));
     cutAfterBytes = 1024 * 1024;
-    await assert.rejects(downloadHfModel(`hf:${REPO}:Q4_K_M`, { cacheDir, endpoint }), (e: unknown) => e instanceof DownloadError && /run the same command again to resume/.test(e.message));
+    await assert.rejects(
+      downloadHfModel(`hf:${REPO}:Q4_K_M`, { cacheDir, endpoint }),
+      (e: unknown) => e instanceof DownloadError && /run the same command again to resume/.test(e.message),
+    );
     const part = path.join(cacheDir, "hf", REPO, `${NAME}.part`);
     assert.ok(existsSync(part));
     const partial = statSync(part).size;
     assert.ok(partial > 0 && partial < FILE.length, `partial size ${partial}`);
     seen.length = 0;
     const progress: number[] = [];
-    const file = await downloadHfModel(`hf:${REPO}:Q4_K_M`, { cacheDir, endpoint, onProgress: (d) => progress.push(d) });
+    const file = await downloadHfModel(`hf:${REPO}:Q4_K_M`, {
+      cacheDir,
+      endpoint,
+      onProgress: (d) => progress.push(d),
+    });
     assert.equal(file, path.join(cacheDir, "hf", REPO, NAME));
     assert.ok(readFileSync(file).equals(FILE));
     assert.equal(seen.find((s) => s.path.startsWith("/cdn/"))?.range, `bytes=${partial}-`);
@@ -98,7 +113,10 @@ describe("Hugging Face download", () => {
   it("fails fast with no network and says how to use a local file", async () => {
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), "lunaris-dl-"));
     const t = Date.now();
-    await assert.rejects(downloadHfModel(`hf:${REPO}:Q4_K_M`, { cacheDir, endpoint: "http://127.0.0.1:9" }), /--model \/path\/to\/model\.gguf/);
+    await assert.rejects(
+      downloadHfModel(`hf:${REPO}:Q4_K_M`, { cacheDir, endpoint: "http://127.0.0.1:9" }),
+      /--model \/path\/to\/model\.gguf/,
+    );
     assert.ok(Date.now() - t < 5000);
   });
 

@@ -29,7 +29,8 @@ describe("the error catalogue", () => {
     const source = readFileSync("src/api/errors.ts", "utf8");
     const built = [...source.matchAll(/new ApiError\(\s*(\d{3}),\s*"([a-z_]+)",\s*"([a-z_]+)"/g)];
     assert.ok(built.length >= 10);
-    for (const [, status, type, code] of built) assert.deepEqual(docs.get(code as string), { status: Number(status), type }, `${code}`);
+    for (const [, status, type, code] of built)
+      assert.deepEqual(docs.get(code as string), { status: Number(status), type }, `${code}`);
   });
 
   it("never shows a bug's details", () => {

@@ -3,7 +3,13 @@ import { describe, it } from "node:test";
 import { EngineError } from "../../src/engine/errors.js";
 import { FleetEngine } from "../../src/engine/remote/FleetEngine.js";
 import { decodeEvent, decodeRequest, encodeEvent, encodeRequest } from "../../src/engine/remote/nodeProtocol.js";
-import { ALL_FEATURES, type Feature, type UpstreamClient, type UpstreamKind, UpstreamRefused } from "../../src/engine/remote/upstream.js";
+import {
+  ALL_FEATURES,
+  type Feature,
+  type UpstreamClient,
+  type UpstreamKind,
+  UpstreamRefused,
+} from "../../src/engine/remote/upstream.js";
 import type { GenerationEvent, GenerationRequest } from "../../src/engine/types.js";
 
 const request = (over: Partial<GenerationRequest> = {}): GenerationRequest => ({
@@ -12,14 +18,28 @@ const request = (over: Partial<GenerationRequest> = {}): GenerationRequest => ({
   maxTokens: 4,
   stopSequences: [],
   choices: 1,
-  sampling: { temperature: 1, topP: 1, topK: 0, minP: 0, seed: 1, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
+  sampling: {
+    temperature: 1,
+    topP: 1,
+    topK: 0,
+    minP: 0,
+    seed: 1,
+    presencePenalty: 0,
+    frequencyPenalty: 0,
+    repetitionPenalty: 1,
+  },
   ...over,
 });
 
 type Script = "ok" | "refuse" | "eject" | "die" | "bad-request";
 
 /** An upstream that plays a script per request, counting what it was sent. */
-function scripted(url: string, scripts: Script[], kind: UpstreamKind = "lunaris", features: ReadonlySet<Feature> = ALL_FEATURES) {
+function scripted(
+  url: string,
+  scripts: Script[],
+  kind: UpstreamKind = "lunaris",
+  features: ReadonlySet<Feature> = ALL_FEATURES,
+) {
   const sent: GenerationRequest[] = [];
   const client: UpstreamClient = {
     config: { kind, url, weight: 1 },
@@ -48,7 +68,8 @@ async function collect(it: AsyncIterable<GenerationEvent>): Promise<GenerationEv
   return out;
 }
 
-const fleet = (...clients: UpstreamClient[]) => FleetEngine.start({ id: "m", aliases: [], clients, log: () => {}, healthIntervalMs: 60_000 });
+const fleet = (...clients: UpstreamClient[]) =>
+  FleetEngine.start({ id: "m", aliases: [], clients, log: () => {}, healthIntervalMs: 60_000 });
 
 describe("FleetEngine", () => {
   it("retries a request refused before its first byte on another upstream, ejecting a dead one", async () => {
@@ -56,10 +77,17 @@ describe("FleetEngine", () => {
     const b = scripted("http://b", []);
     const f = await fleet(a.client, b.client);
     const events = await Promise.all([collect(f.generate(request())), collect(f.generate(request()))]);
-    for (const evs of events) assert.deepEqual(evs.map((e) => e.type), ["start", "text", "end"]);
+    for (const evs of events)
+      assert.deepEqual(
+        evs.map((e) => e.type),
+        ["start", "text", "end"],
+      );
     assert.equal(a.sent.length, 1);
     assert.equal(b.sent.length, 2);
-    assert.deepEqual(f.upstreams().map((u) => u.healthy), [false, true]);
+    assert.deepEqual(
+      f.upstreams().map((u) => u.healthy),
+      [false, true],
+    );
     await f.close();
   });
 
@@ -75,18 +103,29 @@ describe("FleetEngine", () => {
     );
     assert.deepEqual(seen, ["start", "text"]);
     assert.equal(a.sent.length, 1);
-    await assert.rejects(collect(f.generate(request())), (e: unknown) => e instanceof EngineError && e.code === "context_length_exceeded");
+    await assert.rejects(
+      collect(f.generate(request())),
+      (e: unknown) => e instanceof EngineError && e.code === "context_length_exceeded",
+    );
     await f.close();
   });
 
   it("gives up with 503 upstream_unavailable after the upstreams tried all refused", async () => {
     const f = await fleet(scripted("http://a", ["refuse"]).client, scripted("http://b", ["refuse"]).client);
-    await assert.rejects(collect(f.generate(request())), (e: unknown) => e instanceof EngineError && e.code === "upstream_unavailable" && e.retryAfterS !== null);
+    await assert.rejects(
+      collect(f.generate(request())),
+      (e: unknown) => e instanceof EngineError && e.code === "upstream_unavailable" && e.retryAfterS !== null,
+    );
     await f.close();
   });
 
   it("routes by capability: full-fidelity upstreams first, an OpenAI one with the fields named, else a 400 naming the field", async () => {
-    const dry = request({ sampling: { ...request().sampling, dry: { multiplier: 0.8, base: 1.75, allowedLength: 2, lastN: undefined, sequenceBreakers: [] } } });
+    const dry = request({
+      sampling: {
+        ...request().sampling,
+        dry: { multiplier: 0.8, base: 1.75, allowedLength: 2, lastN: undefined, sequenceBreakers: [] },
+      },
+    });
     const node = scripted("http://node", []);
     const openai = scripted("http://openai", [], "openai", new Set<Feature>(["logprobs"]));
     const both = await fleet(openai.client, node.client);
@@ -100,23 +139,51 @@ describe("FleetEngine", () => {
     await only.close();
 
     const llama = await fleet(scripted("http://llama", [], "llama-server", new Set<Feature>(["grammar"])).client);
-    const auto = request({ tools: { tools: [{ name: "f", parameters: {} }], choice: { type: "auto" }, parallel: true } });
-    await assert.rejects(collect(llama.generate(auto)), (e: unknown) => e instanceof EngineError && e.code === "unsupported_parameter" && e.param === "tool_choice");
+    const auto = request({
+      tools: { tools: [{ name: "f", parameters: {} }], choice: { type: "auto" }, parallel: true },
+    });
+    await assert.rejects(
+      collect(llama.generate(auto)),
+      (e: unknown) => e instanceof EngineError && e.code === "unsupported_parameter" && e.param === "tool_choice",
+    );
     await llama.close();
   });
 });
 
 describe("the engine protocol's wire format", () => {
   it("carries a request and its events, banned tokens and -Infinity logprobs included", () => {
-    const r = request({ sampling: { ...request().sampling, logitBias: new Map([[5, Number.NEGATIVE_INFINITY], [7, 2.5]]) } });
+    const r = request({
+      sampling: {
+        ...request().sampling,
+        logitBias: new Map([
+          [5, Number.NEGATIVE_INFINITY],
+          [7, 2.5],
+        ]),
+      },
+    });
     const back = decodeRequest(JSON.parse(encodeRequest(r)));
-    assert.deepEqual([...(back.sampling.logitBias ?? [])], [[5, Number.NEGATIVE_INFINITY], [7, 2.5]]);
+    assert.deepEqual(
+      [...(back.sampling.logitBias ?? [])],
+      [
+        [5, Number.NEGATIVE_INFINITY],
+        [7, 2.5],
+      ],
+    );
     assert.deepEqual(back.prompt, r.prompt);
-    const ev: GenerationEvent = { type: "text", choice: 0, text: "-Infinity", tokens: 3, logprobs: [{ token: 1, text: "a", bytes: [97], logprob: Number.NEGATIVE_INFINITY, top: [] }] };
+    const ev: GenerationEvent = {
+      type: "text",
+      choice: 0,
+      text: "-Infinity",
+      tokens: 3,
+      logprobs: [{ token: 1, text: "a", bytes: [97], logprob: Number.NEGATIVE_INFINITY, top: [] }],
+    };
     assert.deepEqual(decodeEvent(encodeEvent(ev)), ev);
   });
 
   it("refuses a malformed request with the field named", () => {
-    assert.throws(() => decodeRequest({ ...JSON.parse(encodeRequest(request())), choices: 0 }), (e: unknown) => e instanceof EngineError && e.param === "choices");
+    assert.throws(
+      () => decodeRequest({ ...JSON.parse(encodeRequest(request())), choices: 0 }),
+      (e: unknown) => e instanceof EngineError && e.param === "choices",
+    );
   });
 });

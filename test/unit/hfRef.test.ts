@@ -15,7 +15,12 @@ describe("Hugging Face references", () => {
   });
 
   it("picks the single-file GGUF for a quantization", () => {
-    const files = ["README.md", "L3-8B-Lunaris-v1-Q4_K_M.gguf", "L3-8B-Lunaris-v1-Q4_K_S.gguf", "L3-8B-Lunaris-v1-IQ4_XS.gguf"];
+    const files = [
+      "README.md",
+      "L3-8B-Lunaris-v1-Q4_K_M.gguf",
+      "L3-8B-Lunaris-v1-Q4_K_S.gguf",
+      "L3-8B-Lunaris-v1-IQ4_XS.gguf",
+    ];
     assert.equal(pickGgufFile(files, "q4_k_m"), "L3-8B-Lunaris-v1-Q4_K_M.gguf");
     assert.equal(pickGgufFile(files, "Q8_0"), null);
   });

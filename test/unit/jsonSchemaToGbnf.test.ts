@@ -22,7 +22,8 @@ describe("JSON Schema → GBNF: numbers", () => {
       const ok = accepts({ type: "integer", ...r });
       const lo = r.minimum ?? (r.exclusiveMinimum !== undefined ? r.exclusiveMinimum + 1e-9 : -Infinity);
       const hi = r.maximum ?? (r.exclusiveMaximum !== undefined ? r.exclusiveMaximum - 1e-9 : Infinity);
-      for (let v = -1200; v <= 1200; v++) assert.equal(ok(String(v)), v >= lo && v <= hi, `${v} in ${JSON.stringify(r)}`);
+      for (let v = -1200; v <= 1200; v++)
+        assert.equal(ok(String(v)), v >= lo && v <= hi, `${v} in ${JSON.stringify(r)}`);
       assert.equal(ok("007"), false, "no leading zeros");
       assert.equal(ok("5.0"), false, "no fraction on integers");
     }
@@ -102,7 +103,11 @@ describe("JSON Schema → GBNF: objects and arrays", () => {
   });
 
   it("additionalProperties allows extra keys with their schema", () => {
-    const ok = accepts({ type: "object", properties: { a: { type: "integer" } }, additionalProperties: { type: "string" } });
+    const ok = accepts({
+      type: "object",
+      properties: { a: { type: "integer" } },
+      additionalProperties: { type: "string" },
+    });
     assert.ok(ok('{"a":1,"x":"y"}'));
     assert.ok(ok('{"x":"y"}'));
     assert.equal(ok('{"a":1,"x":2}'), false);
@@ -121,7 +126,14 @@ describe("JSON Schema → GBNF: objects and arrays", () => {
 
   it("$ref and $defs, including recursion", () => {
     const schema = {
-      $defs: { node: { type: "object", properties: { v: { type: "integer" }, next: { anyOf: [{ $ref: "#/$defs/node" }, { type: "null" }] } }, required: ["v", "next"], additionalProperties: false } },
+      $defs: {
+        node: {
+          type: "object",
+          properties: { v: { type: "integer" }, next: { anyOf: [{ $ref: "#/$defs/node" }, { type: "null" }] } },
+          required: ["v", "next"],
+          additionalProperties: false,
+        },
+      },
       $ref: "#/$defs/node",
     };
     const gbnf = jsonSchemaToGbnf(schema);
@@ -142,7 +154,11 @@ describe("JSON Schema → GBNF: what cannot be enforced is refused with its loca
     ["backreference", { type: "string", pattern: "(a)\\1" }, "#/pattern"],
     ["pattern with a length", { type: "string", pattern: "^a+$", maxLength: 3 }, "#"],
     ["external $ref", { $ref: "https://example.com/s.json" }, "#/$ref"],
-    ["minProperties beyond the required", { type: "object", properties: { a: {} }, minProperties: 1 }, "#/minProperties"],
+    [
+      "minProperties beyond the required",
+      { type: "object", properties: { a: {} }, minProperties: 1 },
+      "#/minProperties",
+    ],
     ["an empty enum", { enum: [] }, "#/enum"],
     ["allOf mixing types", { allOf: [{ type: "string" }, { maxLength: 3 }] }, "#/allOf/0"],
     // Found by the hostile-client campaign: each was a 500 or a grammar llama.cpp could not run.
@@ -152,7 +168,11 @@ describe("JSON Schema → GBNF: what cannot be enforced is refused with its loca
     ["a negative maxItems", { type: "array", maxItems: -1 }, "#/maxItems"],
     ["a count above 100,000", { type: "string", maxLength: 100_001 }, "#/maxLength"],
     ["a ref to itself", { $ref: "#" }, "#/$ref"],
-    ["a ref reaching itself through anyOf", { $defs: { a: { anyOf: [{ $ref: "#/$defs/a" }, { type: "null" }] } }, $ref: "#/$defs/a" }, "#/$defs/a/anyOf/0/$ref"],
+    [
+      "a ref reaching itself through anyOf",
+      { $defs: { a: { anyOf: [{ $ref: "#/$defs/a" }, { type: "null" }] } }, $ref: "#/$defs/a" },
+      "#/$defs/a/anyOf/0/$ref",
+    ],
     ["a repeated part that can match nothing", { type: "string", pattern: "^(a*)+$" }, "#/pattern"],
     ["an enum of 1,025 values", { enum: Array.from({ length: 1025 }, (_, i) => i) }, "#/enum"],
   ];
@@ -168,17 +188,31 @@ describe("JSON Schema → GBNF: what cannot be enforced is refused with its loca
   it("nesting deeper than 64 levels", () => {
     let deep: unknown = { type: "string" };
     for (let i = 0; i < 3000; i++) deep = { type: "array", items: deep };
-    assert.throws(() => jsonSchemaToGbnf(deep), (e: unknown) => e instanceof UnsupportedSchema && /deeper than 64/.test(e.message));
+    assert.throws(
+      () => jsonSchemaToGbnf(deep),
+      (e: unknown) => e instanceof UnsupportedSchema && /deeper than 64/.test(e.message),
+    );
   });
 
   it("objects with properties admit no other keys unless additionalProperties says so", () => {
     const closed = accepts({ type: "object", properties: { a: { type: "integer" } } });
     assert.ok(closed('{"a":1}'));
     assert.equal(closed('{"a":1,"b":2}'), false);
-    assert.ok(accepts({ type: "object", properties: { a: { type: "integer" } }, additionalProperties: { type: "integer" } })('{"a":1,"b":2}'));
+    assert.ok(
+      accepts({ type: "object", properties: { a: { type: "integer" } }, additionalProperties: { type: "integer" } })(
+        '{"a":1,"b":2}',
+      ),
+    );
     // Any JSON value is a recursive rule (the regex helper cannot expand it): read the grammar.
-    assert.match(jsonSchemaToGbnf({ type: "object", properties: { a: {} }, additionalProperties: true }), /additional-kv ::= .* value$/m);
-    assert.match(jsonSchemaToGbnf({ type: "object" }), /additional-kv ::= .* value$/m, "an object schema without properties is any object");
+    assert.match(
+      jsonSchemaToGbnf({ type: "object", properties: { a: {} }, additionalProperties: true }),
+      /additional-kv ::= .* value$/m,
+    );
+    assert.match(
+      jsonSchemaToGbnf({ type: "object" }),
+      /additional-kv ::= .* value$/m,
+      "an object schema without properties is any object",
+    );
   });
 
   it("counts above llama.cpp's 2000 are exact, chunked into rules of their own", () => {

@@ -12,7 +12,11 @@ async function setup(limits: Partial<KeyLimits>) {
   const clock = { now: Date.UTC(2026, 11, 5, 12, 0, 0) };
   const limiter = new Limiter(store, { leaseMs: 600_000, windowMs: 60_000, instanceId: "a", now: () => clock.now });
   const full: KeyLimits = { rpm: null, tpm: null, maxConcurrent: null, monthlyBudgetMicros: null, ...limits };
-  const kind = async (p: Promise<unknown>) => p.then(() => "ok", (e: unknown) => (e instanceof LimitExceeded ? e.kind : String(e)));
+  const kind = async (p: Promise<unknown>) =>
+    p.then(
+      () => "ok",
+      (e: unknown) => (e instanceof LimitExceeded ? e.kind : String(e)),
+    );
   return { store, clock, limiter, admit: () => limiter.admit("key", full), kind };
 }
 

@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 import { type Candidate, DEFAULT_ROUTER, PrefixRouter, blockHashes } from "../../src/engine/remote/PrefixRouter.js";
 
 const B = DEFAULT_ROUTER.blockChars;
-const text = (blocks: number, seed = "x") => Array.from({ length: blocks }, (_, i) => `${seed}${i}`.padEnd(B, "-")).join("");
+const text = (blocks: number, seed = "x") =>
+  Array.from({ length: blocks }, (_, i) => `${seed}${i}`.padEnd(B, "-")).join("");
 const nodes = (...inFlight: number[]): Candidate[] => inFlight.map((n, i) => ({ id: `n${i}`, inFlight: n, weight: 1 }));
 
 describe("blockHashes", () => {
@@ -52,7 +53,11 @@ describe("PrefixRouter (cache-aware)", () => {
     for (const [holder, other, affinity] of table) {
       const r = new PrefixRouter();
       r.remember("n0", text(8));
-      assert.equal(r.choose(text(8), nodes(holder, other)).index === 0, affinity, `holder ${holder} in flight, other ${other}`);
+      assert.equal(
+        r.choose(text(8), nodes(holder, other)).index === 0,
+        affinity,
+        `holder ${holder} in flight, other ${other}`,
+      );
     }
   });
 
@@ -81,7 +86,10 @@ describe("PrefixRouter (cache-aware)", () => {
 describe("PrefixRouter (other policies)", () => {
   it("round robin takes each upstream in turn; least-loaded the least loaded", () => {
     const rr = new PrefixRouter({ ...DEFAULT_ROUTER, policy: "round-robin" });
-    assert.deepEqual([0, 1, 2, 3].map(() => rr.choose("x", nodes(5, 0, 0)).index), [0, 1, 2, 0]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map(() => rr.choose("x", nodes(5, 0, 0)).index),
+      [0, 1, 2, 0],
+    );
     const ll = new PrefixRouter({ ...DEFAULT_ROUTER, policy: "least-loaded" });
     ll.remember("n0", text(10));
     assert.equal(ll.choose(text(10), nodes(2, 1, 3)).index, 1);

@@ -38,7 +38,12 @@ function setup(canCopyToMemory: boolean, maxBytes = 1e9) {
   const store = new PrefixStore({ dir, maxBytes, minTokens: 8, log: (m) => logs.push(m) });
   const seq = new FakeSequence(canCopyToMemory);
   const sequence = seq as unknown as LlamaContextSequence;
-  const files = () => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith(".state")) : []);
+  const files = () =>
+    existsSync(dir)
+      ? readdirSync(dir, { recursive: true })
+          .map(String)
+          .filter((f) => f.endsWith(".state"))
+      : [];
   return { store, seq, sequence, logs, files };
 }
 

@@ -22,7 +22,8 @@ describe("readSse", () => {
 
   it("reads events split anywhere, CRLF line ends and multi-byte characters", async () => {
     const text = 'data: {"t":"héllo ✓"}\r\n\r\ndata: {"t":"😀"}\r\n\r\ndata: [DONE]\r\n\r\n';
-    for (const size of [1, 2, 3, 7]) assert.deepEqual(await collect(text, size), [{ t: "héllo ✓" }, { t: "😀" }], `chunks of ${size}`);
+    for (const size of [1, 2, 3, 7])
+      assert.deepEqual(await collect(text, size), [{ t: "héllo ✓" }, { t: "😀" }], `chunks of ${size}`);
   });
 
   it("stops at [DONE] and throws a mid-stream error event", async () => {

@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CONTIGUITY_MARGIN, LONG_CACHE_MARGIN, type SequenceView, chooseSequence } from "../../src/engine/llama/sequenceChoice.js";
+import {
+  CONTIGUITY_MARGIN,
+  LONG_CACHE_MARGIN,
+  type SequenceView,
+  chooseSequence,
+} from "../../src/engine/llama/sequenceChoice.js";
 
 const LONG = 256;
-const free = (held: number, shared: number, lastUsedAt = 0): SequenceView => ({ busy: false, held, shared, lastUsedAt });
+const free = (held: number, shared: number, lastUsedAt = 0): SequenceView => ({
+  busy: false,
+  held,
+  shared,
+  lastUsedAt,
+});
 const busy: SequenceView = { busy: true, held: 100, shared: 0, lastUsedAt: 0 };
 
 describe("chooseSequence", () => {

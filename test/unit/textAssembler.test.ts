@@ -41,7 +41,10 @@ describe("TextAssembler", () => {
     const r = run([1, 2, 3, 4], ["world"]);
     assert.equal(r.stopped, true);
     assert.equal(r.deltas.join(""), "Hello ");
-    assert.ok(r.deltas.every((d) => !d.includes("wor")), JSON.stringify(r.deltas));
+    assert.ok(
+      r.deltas.every((d) => !d.includes("wor")),
+      JSON.stringify(r.deltas),
+    );
   });
 
   it("releases held text when the would-be stop sequence does not complete", () => {

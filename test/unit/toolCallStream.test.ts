@@ -34,7 +34,12 @@ const recorded: { name: string; text: string; calls: { name: string; arguments: 
   {
     name: "pretty-printed, nested arguments",
     text: '{\n  "name": "book_flight",\n  "parameters": {\n    "route": {"from": "SFO", "to": "JFK"},\n    "passengers": [1, 2],\n    "notes": "window seat, \\"quiet\\" {please}"\n  }\n}',
-    calls: [{ name: "book_flight", arguments: { route: { from: "SFO", to: "JFK" }, passengers: [1, 2], notes: 'window seat, "quiet" {please}' } }],
+    calls: [
+      {
+        name: "book_flight",
+        arguments: { route: { from: "SFO", to: "JFK" }, passengers: [1, 2], notes: 'window seat, "quiet" {please}' },
+      },
+    ],
   },
   {
     name: "two parallel calls, one per line",
@@ -93,16 +98,31 @@ describe("ToolCallStream: streamed tool-call replies", () => {
 
 describe("Llama 3 tool format", () => {
   const tools = {
-    tools: [{ name: "get_weather", description: "Current weather", parameters: { type: "object", properties: { city: { type: "string" } } } }],
+    tools: [
+      {
+        name: "get_weather",
+        description: "Current weather",
+        parameters: { type: "object", properties: { city: { type: "string" } } },
+      },
+    ],
     choice: { type: "auto" } as const,
     parallel: true,
   };
 
   it("puts the tool section after the system prompt, or adds a system message", () => {
-    const withSystem = withToolInstructions([{ role: "system", content: "You are Lunaris." }, { role: "user", content: "hi" }], tools);
+    const withSystem = withToolInstructions(
+      [
+        { role: "system", content: "You are Lunaris." },
+        { role: "user", content: "hi" },
+      ],
+      tools,
+    );
     assert.equal(withSystem.length, 2);
     assert.match(withSystem[0]?.content ?? "", /^You are Lunaris\.\n\nYou have access to the functions below/);
-    assert.match(withSystem[0]?.content ?? "", /\{"name":"get_weather","description":"Current weather","parameters":\{"type":"object"/);
+    assert.match(
+      withSystem[0]?.content ?? "",
+      /\{"name":"get_weather","description":"Current weather","parameters":\{"type":"object"/,
+    );
     const without = withToolInstructions([{ role: "user", content: "hi" }], tools);
     assert.equal(without[0]?.role, "system");
     assert.equal(without[1]?.content, "hi");

@@ -34,8 +34,12 @@ export class PostgresStore implements AccountingStore {
   async migrate(): Promise<void> {
     await this.tx(async (c) => {
       await c.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
-      await c.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)");
-      const done = new Set((await c.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version));
+      await c.query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)",
+      );
+      const done = new Set(
+        (await c.query<{ version: number }>("SELECT version FROM schema_migrations")).rows.map((r) => r.version),
+      );
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         await c.query(m.postgres);
@@ -52,7 +56,19 @@ export class PostgresStore implements AccountingStore {
     await this.pool.query(
       `INSERT INTO api_keys (id, name, prefix, hash, is_admin, rpm, tpm, max_concurrent, monthly_budget_micros, created_at, revoked_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [k.id, k.name, k.prefix, k.hash, k.isAdmin, k.rpm, k.tpm, k.maxConcurrent, k.monthlyBudgetMicros, k.createdAt, k.revokedAt],
+      [
+        k.id,
+        k.name,
+        k.prefix,
+        k.hash,
+        k.isAdmin,
+        k.rpm,
+        k.tpm,
+        k.maxConcurrent,
+        k.monthlyBudgetMicros,
+        k.createdAt,
+        k.revokedAt,
+      ],
     );
   }
 
@@ -80,14 +96,22 @@ export class PostgresStore implements AccountingStore {
   async updateKey(id: string, patch: Partial<KeyLimits> & { name?: string }): Promise<KeyRecord | null> {
     const entries = Object.entries(patch).filter(([k]) => k in KEY_PATCH_COLUMNS);
     if (entries.length > 0) {
-      const sets = entries.map(([k], i) => `${KEY_PATCH_COLUMNS[k as keyof typeof KEY_PATCH_COLUMNS]} = $${i + 1}`).join(", ");
-      await this.pool.query(`UPDATE api_keys SET ${sets} WHERE id = $${entries.length + 1}`, [...entries.map(([, v]) => v ?? null), id]);
+      const sets = entries
+        .map(([k], i) => `${KEY_PATCH_COLUMNS[k as keyof typeof KEY_PATCH_COLUMNS]} = $${i + 1}`)
+        .join(", ");
+      await this.pool.query(`UPDATE api_keys SET ${sets} WHERE id = $${entries.length + 1}`, [
+        ...entries.map(([, v]) => v ?? null),
+        id,
+      ]);
     }
     return this.getKey(id);
   }
 
   async revokeKey(id: string, at: number): Promise<boolean> {
-    const r = await this.pool.query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", [at, id]);
+    const r = await this.pool.query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", [
+      at,
+      id,
+    ]);
     return (r.rowCount ?? 0) > 0;
   }
 
@@ -97,8 +121,20 @@ export class PostgresStore implements AccountingStore {
         `INSERT INTO usage_records (request_id, key_id, user_id, model, prompt_tokens, cached_tokens, completion_tokens,
            cost_pico, finish_reason, status, latency_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (request_id) DO NOTHING`,
-        [r.requestId, r.keyId, r.user, r.model, r.promptTokens, r.cachedTokens, r.completionTokens, r.costPico.toString(),
-          r.finishReason, r.status, r.latencyMs, r.createdAt],
+        [
+          r.requestId,
+          r.keyId,
+          r.user,
+          r.model,
+          r.promptTokens,
+          r.cachedTokens,
+          r.completionTokens,
+          r.costPico.toString(),
+          r.finishReason,
+          r.status,
+          r.latencyMs,
+          r.createdAt,
+        ],
       );
       if (r.keyId === null || inserted.rowCount === 0) return;
       await c.query(
@@ -176,9 +212,16 @@ export class PostgresStore implements AccountingStore {
            AND (expires_at <= $2 OR instance_id NOT IN (SELECT id FROM instances WHERE heartbeat_at > $3))`,
         [keyId, lease.now, lease.aliveAfter],
       );
-      const n = Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM leases WHERE key_id = $1", [keyId])).rows[0]?.n ?? 0);
+      const n = Number(
+        (await c.query<{ n: string }>("SELECT count(*) AS n FROM leases WHERE key_id = $1", [keyId])).rows[0]?.n ?? 0,
+      );
       if (n >= max) return false;
-      await c.query("INSERT INTO leases (id, key_id, expires_at, instance_id) VALUES ($1, $2, $3, $4)", [lease.id, keyId, lease.expiresAt, lease.instanceId]);
+      await c.query("INSERT INTO leases (id, key_id, expires_at, instance_id) VALUES ($1, $2, $3, $4)", [
+        lease.id,
+        keyId,
+        lease.expiresAt,
+        lease.instanceId,
+      ]);
       return true;
     });
   }

@@ -24,7 +24,9 @@ export class SqliteStore implements AccountingStore {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
-    this.recordUsageInTx = this.db.transaction((r: UsageRow, windowStart: number, month: string) => this.writeUsage(r, windowStart, month));
+    this.recordUsageInTx = this.db.transaction((r: UsageRow, windowStart: number, month: string) =>
+      this.writeUsage(r, windowStart, month),
+    );
   }
 
   private sql(text: string): Database.Statement {
@@ -37,8 +39,14 @@ export class SqliteStore implements AccountingStore {
   }
 
   async migrate(): Promise<void> {
-    this.db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)");
-    const done = new Set(this.sql("SELECT version FROM schema_migrations").all().map((r) => (r as { version: number }).version));
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)",
+    );
+    const done = new Set(
+      this.sql("SELECT version FROM schema_migrations")
+        .all()
+        .map((r) => (r as { version: number }).version),
+    );
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
       this.db.transaction(() => {
@@ -54,10 +62,21 @@ export class SqliteStore implements AccountingStore {
 
   async insertKey(k: KeyRecord): Promise<void> {
     this.sql(
-        `INSERT INTO api_keys (id, name, prefix, hash, is_admin, rpm, tpm, max_concurrent, monthly_budget_micros, created_at, revoked_at)
+      `INSERT INTO api_keys (id, name, prefix, hash, is_admin, rpm, tpm, max_concurrent, monthly_budget_micros, created_at, revoked_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(k.id, k.name, k.prefix, k.hash, k.isAdmin ? 1 : 0, k.rpm, k.tpm, k.maxConcurrent, k.monthlyBudgetMicros, k.createdAt, k.revokedAt);
+    ).run(
+      k.id,
+      k.name,
+      k.prefix,
+      k.hash,
+      k.isAdmin ? 1 : 0,
+      k.rpm,
+      k.tpm,
+      k.maxConcurrent,
+      k.monthlyBudgetMicros,
+      k.createdAt,
+      k.revokedAt,
+    );
   }
 
   private oneKey(where: string, value: string): KeyRecord | null {
@@ -100,36 +119,48 @@ export class SqliteStore implements AccountingStore {
 
   private writeUsage(r: UsageRow, windowStart: number, month: string): void {
     const inserted = this.sql(
-        `INSERT INTO usage_records (request_id, key_id, user_id, model, prompt_tokens, cached_tokens, completion_tokens,
+      `INSERT INTO usage_records (request_id, key_id, user_id, model, prompt_tokens, cached_tokens, completion_tokens,
            cost_pico, finish_reason, status, latency_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (request_id) DO NOTHING`,
-      )
-      .run(r.requestId, r.keyId, r.user, r.model, r.promptTokens, r.cachedTokens, r.completionTokens, r.costPico,
-        r.finishReason, r.status, r.latencyMs, r.createdAt);
+    ).run(
+      r.requestId,
+      r.keyId,
+      r.user,
+      r.model,
+      r.promptTokens,
+      r.cachedTokens,
+      r.completionTokens,
+      r.costPico,
+      r.finishReason,
+      r.status,
+      r.latencyMs,
+      r.createdAt,
+    );
     if (r.keyId === null || inserted.changes === 0) return;
     this.sql(
-        `INSERT INTO monthly_spend (key_id, month, cost_pico) VALUES (?, ?, ?)
+      `INSERT INTO monthly_spend (key_id, month, cost_pico) VALUES (?, ?, ?)
          ON CONFLICT (key_id, month) DO UPDATE SET cost_pico = cost_pico + excluded.cost_pico`,
-      )
-      .run(r.keyId, month, r.costPico);
+    ).run(r.keyId, month, r.costPico);
     this.sql(
-        `INSERT INTO rate_windows (key_id, window_start, requests, tokens) VALUES (?, ?, 0, ?)
+      `INSERT INTO rate_windows (key_id, window_start, requests, tokens) VALUES (?, ?, 0, ?)
          ON CONFLICT (key_id, window_start) DO UPDATE SET tokens = tokens + excluded.tokens`,
-      )
-      .run(r.keyId, windowStart, r.promptTokens + r.completionTokens);
+    ).run(r.keyId, windowStart, r.promptTokens + r.completionTokens);
   }
 
   async usageByDay(f: UsageFilter): Promise<UsageBucket[]> {
     const rows = this.sql(
-        `SELECT date(created_at / 1000, 'unixepoch') AS date, model, key_id, count(*) AS requests,
+      `SELECT date(created_at / 1000, 'unixepoch') AS date, model, key_id, count(*) AS requests,
            sum(prompt_tokens) AS prompt_tokens, sum(cached_tokens) AS cached_tokens,
            sum(completion_tokens) AS completion_tokens, sum(cost_pico) AS cost_pico
          FROM usage_records
          WHERE (@keyId IS NULL OR key_id = @keyId) AND created_at >= @since AND created_at < @until
          GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-      )
+    )
       .safeIntegers(true)
-      .all({ keyId: f.keyId ?? null, since: f.since ?? 0, until: f.until ?? Number.MAX_SAFE_INTEGER }) as Record<string, bigint | string | null>[];
+      .all({ keyId: f.keyId ?? null, since: f.since ?? 0, until: f.until ?? Number.MAX_SAFE_INTEGER }) as Record<
+      string,
+      bigint | string | null
+    >[];
     return rows.map((r) => ({
       date: String(r.date),
       model: String(r.model),
@@ -144,56 +175,71 @@ export class SqliteStore implements AccountingStore {
 
   async usageRows(f: UsageFilter): Promise<UsageRow[]> {
     const rows = this.sql(
-        `SELECT * FROM usage_records WHERE (@keyId IS NULL OR key_id = @keyId) AND created_at >= @since AND created_at < @until
+      `SELECT * FROM usage_records WHERE (@keyId IS NULL OR key_id = @keyId) AND created_at >= @since AND created_at < @until
          ORDER BY id`,
-      )
+    )
       .safeIntegers(true)
-      .all({ keyId: f.keyId ?? null, since: f.since ?? 0, until: f.until ?? Number.MAX_SAFE_INTEGER }) as UsageRecordRow[];
+      .all({
+        keyId: f.keyId ?? null,
+        since: f.since ?? 0,
+        until: f.until ?? Number.MAX_SAFE_INTEGER,
+      }) as UsageRecordRow[];
     return rows.map(toUsageRow);
   }
 
   async countRequest(keyId: string, windowStart: number, rpm: number | null): Promise<WindowCounts | null> {
     const row = this.sql(
-        `INSERT INTO rate_windows (key_id, window_start, requests, tokens) VALUES (?, ?, 1, 0)
+      `INSERT INTO rate_windows (key_id, window_start, requests, tokens) VALUES (?, ?, 1, 0)
          ON CONFLICT (key_id, window_start) DO UPDATE SET requests = requests + 1 WHERE requests < ?
          RETURNING requests, tokens`,
-      )
-      .get(keyId, windowStart, rpm ?? Number.MAX_SAFE_INTEGER) as WindowCounts | undefined;
+    ).get(keyId, windowStart, rpm ?? Number.MAX_SAFE_INTEGER) as WindowCounts | undefined;
     return row ?? null;
   }
 
   async readWindow(keyId: string, windowStart: number): Promise<WindowCounts> {
-    const row = this.sql("SELECT requests, tokens FROM rate_windows WHERE key_id = ? AND window_start = ?")
-      .get(keyId, windowStart) as WindowCounts | undefined;
+    const row = this.sql("SELECT requests, tokens FROM rate_windows WHERE key_id = ? AND window_start = ?").get(
+      keyId,
+      windowStart,
+    ) as WindowCounts | undefined;
     return row ?? { requests: 0, tokens: 0 };
   }
 
   async acquireLease(keyId: string, lease: LeaseRequest, max: number): Promise<boolean> {
     // better-sqlite3 is synchronous and this process is SQLite's only writer: the transaction is
     // atomic, and every lease is this process's (registerInstance cleared the others).
-    return this.db.transaction(() => {
-      this.sql("DELETE FROM leases WHERE key_id = ? AND expires_at <= ?").run(keyId, lease.now);
-      const { n } = this.sql("SELECT count(*) AS n FROM leases WHERE key_id = ?").get(keyId) as { n: number };
-      if (n >= max) return false;
-      this.sql("INSERT INTO leases (id, key_id, expires_at, instance_id) VALUES (?, ?, ?, ?)").run(lease.id, keyId, lease.expiresAt, lease.instanceId);
-      return true;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        this.sql("DELETE FROM leases WHERE key_id = ? AND expires_at <= ?").run(keyId, lease.now);
+        const { n } = this.sql("SELECT count(*) AS n FROM leases WHERE key_id = ?").get(keyId) as { n: number };
+        if (n >= max) return false;
+        this.sql("INSERT INTO leases (id, key_id, expires_at, instance_id) VALUES (?, ?, ?, ?)").run(
+          lease.id,
+          keyId,
+          lease.expiresAt,
+          lease.instanceId,
+        );
+        return true;
+      })
+      .immediate();
   }
 
   async holdBudget(keyId: string, month: string, h: BudgetHold): Promise<boolean> {
-    return this.db.transaction(() => {
-      this.sql("DELETE FROM budget_holds WHERE key_id = ? AND expires_at <= ?").run(keyId, h.now);
-      const { used } = this.sql(
+    return this.db
+      .transaction(() => {
+        this.sql("DELETE FROM budget_holds WHERE key_id = ? AND expires_at <= ?").run(keyId, h.now);
+        const { used } = this.sql(
           `SELECT COALESCE((SELECT cost_pico FROM monthly_spend WHERE key_id = ? AND month = ?), 0)
                 + COALESCE((SELECT sum(amount_pico) FROM budget_holds WHERE key_id = ? AND month = ?), 0) AS used`,
         )
-        .safeIntegers(true)
-        .get(keyId, month, keyId, month) as { used: bigint };
-      if (used >= h.limitPico) return false;
-      this.sql("INSERT INTO budget_holds (id, key_id, month, amount_pico, instance_id, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .run(h.id, keyId, month, h.amountPico, h.instanceId, h.expiresAt);
-      return true;
-    }).immediate();
+          .safeIntegers(true)
+          .get(keyId, month, keyId, month) as { used: bigint };
+        if (used >= h.limitPico) return false;
+        this.sql(
+          "INSERT INTO budget_holds (id, key_id, month, amount_pico, instance_id, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        ).run(h.id, keyId, month, h.amountPico, h.instanceId, h.expiresAt);
+        return true;
+      })
+      .immediate();
   }
 
   async releaseHold(holdId: string): Promise<void> {

@@ -8,7 +8,11 @@ export async function openStore(databaseUrl: string | undefined, dataDir: string
   const store =
     databaseUrl && /^postgres(ql)?:\/\//.test(databaseUrl)
       ? new PostgresStore(databaseUrl)
-      : new SqliteStore(databaseUrl && databaseUrl !== "sqlite" ? databaseUrl.replace(/^sqlite:/, "") : path.join(dataDir, "lunaris.db"));
+      : new SqliteStore(
+          databaseUrl && databaseUrl !== "sqlite"
+            ? databaseUrl.replace(/^sqlite:/, "")
+            : path.join(dataDir, "lunaris.db"),
+        );
   await store.migrate();
   return store;
 }

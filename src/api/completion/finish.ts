@@ -9,7 +9,14 @@ import type { CompletionRun } from "./outcome.js";
  * observation and one ledger row (through deps.accounting), once. The runner awaits it before
  * the response's last byte (the final JSON, or the chunk carrying usage).
  */
-export function requestFinisher(c: Context<AppEnv>, deps: ApiDeps, run: CompletionRun, fold: CompletionFold, startedAt: number, t0: number) {
+export function requestFinisher(
+  c: Context<AppEnv>,
+  deps: ApiDeps,
+  run: CompletionRun,
+  fold: CompletionFold,
+  startedAt: number,
+  t0: number,
+) {
   let done = false;
   return async (status: number): Promise<void> => {
     if (done) return;
@@ -26,7 +33,12 @@ export function requestFinisher(c: Context<AppEnv>, deps: ApiDeps, run: Completi
       ...(deps.logPrompts ? { prompt: gen.prompt, completions: fold.choices.map((ch) => ch.text) } : {}),
     });
     const first = fold.firstContentAt;
-    deps.metrics.observeCompletion({ ...o, ttftMs: first === null ? null : first - t0, itlMs: fold.gaps, e2eMs: performance.now() - t0 });
+    deps.metrics.observeCompletion({
+      ...o,
+      ttftMs: first === null ? null : first - t0,
+      itlMs: fold.gaps,
+      e2eMs: performance.now() - t0,
+    });
     const now = deps.accounting.now();
     await deps.accounting.record({
       requestId: run.format.id,

@@ -33,7 +33,13 @@ export class CompletionFold {
   ) {
     this.prompt = start.promptTokens ?? 0;
     this.cached = start.cachedTokens ?? 0;
-    this.choices = Array.from({ length: choices }, () => ({ text: "", finishReason: null, completionTokens: 0, toolCalls: [], logprobs: logprobs ? [] : null }));
+    this.choices = Array.from({ length: choices }, () => ({
+      text: "",
+      finishReason: null,
+      completionTokens: 0,
+      toolCalls: [],
+      logprobs: logprobs ? [] : null,
+    }));
   }
 
   /** When the first content came (the clock's time), null until it does. */
@@ -69,7 +75,9 @@ export class CompletionFold {
         this.tick();
         ch.text += ev.text;
         if (ev.logprobs) ch.logprobs?.push(...ev.logprobs);
-        return ev.text !== "" || (ev.logprobs?.length ?? 0) > 0 ? { chunk: this.format.content(ev.choice, ev.text, ev.logprobs) } : null;
+        return ev.text !== "" || (ev.logprobs?.length ?? 0) > 0
+          ? { chunk: this.format.content(ev.choice, ev.text, ev.logprobs) }
+          : null;
       case "toolCall":
         this.tick();
         ch.toolCalls[ev.index] = { id: ev.id, name: ev.name, arguments: "" };

@@ -32,7 +32,8 @@ export async function runCompletion(c: Context<AppEnv>, deps: ApiDeps, run: Comp
     for (let r = await events.next(); !r.done; r = await events.next()) fold.apply(r.value);
   } catch (e) {
     const status = toApiError(e).status;
-    if (status >= 500) deps.log.error({ err: e, cause: (e as Error).cause, req_id: c.get("requestId") }, "generation failed");
+    if (status >= 500)
+      deps.log.error({ err: e, cause: (e as Error).cause, req_id: c.get("requestId") }, "generation failed");
     await finish(status);
     throw e;
   }

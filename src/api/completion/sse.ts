@@ -57,7 +57,8 @@ export function streamCompletion(
       if (finished < n) await finish(499);
     } catch (e) {
       const err = toApiError(e);
-      if (err.status >= 500) deps.log.error({ err: e, cause: (e as Error).cause, req_id: c.get("requestId") }, "generation failed");
+      if (err.status >= 500)
+        deps.log.error({ err: e, cause: (e as Error).cause, req_id: c.get("requestId") }, "generation failed");
       await finish(err.status);
       await send(err.toBody());
     } finally {

@@ -14,7 +14,9 @@ export function auth(deps: ApiDeps): MiddlewareHandler<AppEnv> {
     const token = bearerToken(requestHeader(c, "authorization"));
     const who = await deps.accounting.authenticate(token);
     if (!who) {
-      throw unauthorized(token === null ? "Missing API key: send 'Authorization: Bearer <key>'." : "Incorrect API key provided.");
+      throw unauthorized(
+        token === null ? "Missing API key: send 'Authorization: Bearer <key>'." : "Incorrect API key provided.",
+      );
     }
     c.set("principal", who);
     await next();

@@ -11,7 +11,9 @@ const limitFields = {
   monthly_budget_usd: z.number().min(0).nullable().optional(),
 };
 
-export const createKeySchema = z.object({ name: z.string().min(1).max(200), admin: z.boolean().optional(), ...limitFields }).strict();
+export const createKeySchema = z
+  .object({ name: z.string().min(1).max(200), admin: z.boolean().optional(), ...limitFields })
+  .strict();
 export const updateKeySchema = z.object({ name: z.string().min(1).max(200).optional(), ...limitFields }).strict();
 export type LimitFields = z.infer<typeof updateKeySchema>;
 
@@ -48,9 +50,19 @@ export function toKeyObject(k: KeyRecord) {
   };
 }
 
-export function toUsageObject(buckets: readonly UsageBucket[], filter: { keyId: string | null; since: string | null; until: string | null }) {
+export function toUsageObject(
+  buckets: readonly UsageBucket[],
+  filter: { keyId: string | null; since: string | null; until: string | null },
+) {
   let pico = 0n;
-  const totals = { requests: 0, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, total_tokens: 0, cost_usd: 0 };
+  const totals = {
+    requests: 0,
+    prompt_tokens: 0,
+    cached_tokens: 0,
+    completion_tokens: 0,
+    total_tokens: 0,
+    cost_usd: 0,
+  };
   const data = buckets.map((b) => {
     pico += b.costPico;
     totals.requests += b.requests;

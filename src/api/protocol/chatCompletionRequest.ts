@@ -9,7 +9,9 @@ import { samplerExtensionFields } from "./samplerExtensions.js";
  */
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
-const imagePart = z.object({ type: z.enum(["image_url", "input_image", "image", "input_audio", "file"]) }).passthrough();
+const imagePart = z
+  .object({ type: z.enum(["image_url", "input_image", "image", "input_audio", "file"]) })
+  .passthrough();
 const contentPart = z.union([textPart, imagePart]);
 
 const content = z.union([z.string(), z.array(contentPart)]);

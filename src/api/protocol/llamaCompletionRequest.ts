@@ -8,7 +8,14 @@ import { samplerExtensionFields } from "./samplerExtensions.js";
  * repeat_last_n 64): a client written for llama-server gets what it expects. Ranges are
  * llama.cpp's, bounded where a value would only cost work.
  */
-export const LLAMA_DEFAULTS = { temperature: 0.8, top_k: 40, top_p: 0.95, min_p: 0.05, repeat_penalty: 1, repeat_last_n: 64 } as const;
+export const LLAMA_DEFAULTS = {
+  temperature: 0.8,
+  top_k: 40,
+  top_p: 0.95,
+  min_p: 0.05,
+  repeat_penalty: 1,
+  repeat_last_n: 64,
+} as const;
 
 const tokenOrText = z.union([z.number().int().min(0), z.string()]);
 

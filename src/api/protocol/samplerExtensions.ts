@@ -34,8 +34,12 @@ export const logitBiasSchema = z.union([
     .max(LIMITS.bannedTokens, `logit_bias takes at most ${LIMITS.bannedTokens} entries`),
 ]);
 
-const breaker = z.string().max(LIMITS.dryBreakerChars, `a DRY sequence breaker is at most ${LIMITS.dryBreakerChars} characters`);
-const bannedString = z.string().max(LIMITS.bannedStringChars, `a banned string is at most ${LIMITS.bannedStringChars} characters`);
+const breaker = z
+  .string()
+  .max(LIMITS.dryBreakerChars, `a DRY sequence breaker is at most ${LIMITS.dryBreakerChars} characters`);
+const bannedString = z
+  .string()
+  .max(LIMITS.bannedStringChars, `a banned string is at most ${LIMITS.bannedStringChars} characters`);
 
 export const samplerExtensionFields = {
   logit_bias: logitBiasSchema.nullable().optional(),
@@ -46,7 +50,10 @@ export const samplerExtensionFields = {
   dry_penalty_last_n: z.number().int().min(-1).optional(),
   /** A JSON-encoded array (SillyTavern) or an array of strings. */
   dry_sequence_breakers: z
-    .union([z.string().max(LIMITS.dryBreakers * (LIMITS.dryBreakerChars + 8)), z.array(breaker).max(LIMITS.dryBreakers, `at most ${LIMITS.dryBreakers} DRY sequence breakers`)])
+    .union([
+      z.string().max(LIMITS.dryBreakers * (LIMITS.dryBreakerChars + 8)),
+      z.array(breaker).max(LIMITS.dryBreakers, `at most ${LIMITS.dryBreakers} DRY sequence breakers`),
+    ])
     .optional(),
   xtc_threshold: z.number().min(0).max(1).optional(),
   xtc_probability: z.number().min(0).max(1).optional(),
@@ -66,10 +73,14 @@ export const samplerExtensionFields = {
   /** Token ids, or strings whose tokens are banned; a string may also list them one per line. */
   banned_tokens: z
     .union([
-      z.array(z.union([z.number().int().min(0), bannedString])).max(LIMITS.bannedTokens, `at most ${LIMITS.bannedTokens} banned tokens`),
+      z
+        .array(z.union([z.number().int().min(0), bannedString]))
+        .max(LIMITS.bannedTokens, `at most ${LIMITS.bannedTokens} banned tokens`),
       z.string().max(LIMITS.bannedTokens * 16, "banned_tokens is too long"),
     ])
     .optional(),
 };
 
-export type SamplerExtensions = { [K in keyof typeof samplerExtensionFields]?: z.infer<(typeof samplerExtensionFields)[K]> };
+export type SamplerExtensions = {
+  [K in keyof typeof samplerExtensionFields]?: z.infer<(typeof samplerExtensionFields)[K]>;
+};

@@ -8,14 +8,19 @@ import { parseWith } from "../protocol/parseWith.js";
 /** /v1/admin/keys: create (the secret is returned once), list, read, update limits, revoke. */
 
 export function listKeysHandler(deps: ApiDeps) {
-  return async (c: Context<AppEnv>) => c.json({ object: "list", data: (await deps.accounting.listKeys()).map(toKeyObject) });
+  return async (c: Context<AppEnv>) =>
+    c.json({ object: "list", data: (await deps.accounting.listKeys()).map(toKeyObject) });
 }
 
 export function createKeyHandler(deps: ApiDeps) {
   return async (c: Context<AppEnv>) => {
     const b = parseWith(createKeySchema, await readJsonBody(c));
     const { name, ...limits } = toLimitPatch(b);
-    const { key, secret } = await deps.accounting.createKey({ name: name ?? b.name, isAdmin: b.admin ?? false, ...limits });
+    const { key, secret } = await deps.accounting.createKey({
+      name: name ?? b.name,
+      isAdmin: b.admin ?? false,
+      ...limits,
+    });
     return c.json({ ...toKeyObject(key), secret }, 201);
   };
 }

@@ -2,7 +2,11 @@ import type { Context } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.js";
 import { clientAbortSignal } from "../middleware/clientAbort.js";
 import { readJsonBody } from "../middleware/readJsonBody.js";
-import { type ChatCompletionRequest, KNOWN_FIELDS, chatCompletionRequestSchema } from "../protocol/chatCompletionRequest.js";
+import {
+  type ChatCompletionRequest,
+  KNOWN_FIELDS,
+  chatCompletionRequestSchema,
+} from "../protocol/chatCompletionRequest.js";
 import type { ChatCompletion } from "../protocol/chatCompletionResponse.js";
 import { parseWith } from "../protocol/parseWith.js";
 import { ChunkFactory, newCompletionId, toChoiceLogprobs, toWireToolCall } from "../translate/toChatCompletion.js";
@@ -31,7 +35,12 @@ function chatFormat(id: string, model: string): CompletionFormat {
         index,
         message:
           ch.toolCalls.length > 0
-            ? { role: "assistant", content: ch.text === "" ? null : ch.text, refusal: null, tool_calls: ch.toolCalls.map(toWireToolCall) }
+            ? {
+                role: "assistant",
+                content: ch.text === "" ? null : ch.text,
+                refusal: null,
+                tool_calls: ch.toolCalls.map(toWireToolCall),
+              }
             : { role: "assistant", content: ch.text, refusal: null },
         finish_reason: ch.finishReason ?? "stop",
         logprobs: ch.logprobs ? toChoiceLogprobs(ch.logprobs) : null,

@@ -21,7 +21,11 @@ function llamaFormat(id: string, model: string, nProbs: number): CompletionForma
     const first = firstAt ?? now;
     return toTimings(promptTokens, first - started, completionTokens, now - first);
   };
-  const final = (content: string, reason: Parameters<typeof toStopType>[0], usage: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details: { cached_tokens: number } }) => ({
+  const final = (
+    content: string,
+    reason: Parameters<typeof toStopType>[0],
+    usage: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details: { cached_tokens: number } },
+  ) => ({
     index: 0,
     content,
     tokens: [],
@@ -55,7 +59,9 @@ function llamaFormat(id: string, model: string, nProbs: number): CompletionForma
       };
     },
     finish: (_i, reason, usage) =>
-      usage ? final("", reason, usage) : { index: 0, content: "", tokens: [], stop: true, id_slot: -1, stop_type: toStopType(reason) },
+      usage
+        ? final("", reason, usage)
+        : { index: 0, content: "", tokens: [], stop: true, id_slot: -1, stop_type: toStopType(reason) },
     usageOnly: () => null,
     body: (choices, usage) => {
       const ch = choices[0];

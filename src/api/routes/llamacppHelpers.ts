@@ -22,7 +22,10 @@ export function tokenizeHandler(deps: ApiDeps) {
     const b = parseWith(tokenizeSchema, await readJsonBody(c));
     const engine = deps.engine();
     const tokens = await engine.tokenize(b.content, b.parse_special ?? true, b.add_special === true);
-    if (b.with_pieces) return c.json({ tokens: await Promise.all(tokens.map(async (id) => ({ id, piece: await engine.detokenize([id]) }))) });
+    if (b.with_pieces)
+      return c.json({
+        tokens: await Promise.all(tokens.map(async (id) => ({ id, piece: await engine.detokenize([id]) }))),
+      });
     return c.json({ tokens });
   };
 }

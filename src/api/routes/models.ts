@@ -17,7 +17,11 @@ export function retrieveModelHandler(deps: ApiDeps) {
     const id = c.req.param("id") ?? "";
     const models = deps.models();
     const found = models.find((m) => m.id === id);
-    if (!found) throw modelNotFound(id, models.map((m) => m.id));
+    if (!found)
+      throw modelNotFound(
+        id,
+        models.map((m) => m.id),
+      );
     return c.json(found);
   };
 }

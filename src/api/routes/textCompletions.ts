@@ -48,7 +48,8 @@ function textFormat(id: string, model: string, o: TextOptions): CompletionFormat
     choices,
     ...(usage ? { usage } : {}),
   });
-  const finishReason = (r: FinishReason | null): TextCompletionChoice["finish_reason"] => (r === "length" ? "length" : "stop");
+  const finishReason = (r: FinishReason | null): TextCompletionChoice["finish_reason"] =>
+    r === "length" ? "length" : "stop";
   return {
     id,
     opening: (index, start) => {
@@ -62,7 +63,8 @@ function textFormat(id: string, model: string, o: TextOptions): CompletionFormat
       offsets.set(index, at + text.length);
       return chunk([{ index, text, logprobs: entries ? toLegacyLogprobs(entries, at) : null, finish_reason: null }]);
     },
-    finish: (index, reason, usage) => chunk([{ index, text: "", logprobs: null, finish_reason: finishReason(reason) }], usage),
+    finish: (index, reason, usage) =>
+      chunk([{ index, text: "", logprobs: null, finish_reason: finishReason(reason) }], usage),
     usageOnly: (usage) => chunk([], usage),
     body: (choices, usage, start) =>
       chunk(
@@ -101,7 +103,8 @@ export function textCompletionsHandler(deps: ApiDeps) {
     }
     reportIgnored(c, deps, body, COMPLETION_FIELDS);
     const prompt = toPrompt(req.prompt);
-    const echo = req.echo === true ? (prompt.type === "text" ? prompt.text : await engine.detokenize(prompt.tokens)) : null;
+    const echo =
+      req.echo === true ? (prompt.type === "text" ? prompt.text : await engine.detokenize(prompt.tokens)) : null;
     const wantLogprobs = req.logprobs !== undefined && req.logprobs !== null;
     const signal = clientAbortSignal(c, deps.requestTimeoutMs);
     return runCompletion(c, deps, {

@@ -9,7 +9,8 @@ const DAY_MS = 86_400_000;
 function parseDay(value: string | undefined, param: string, endOfDay: boolean): number | undefined {
   if (value === undefined || value === "") return undefined;
   const ms = Date.parse(`${value}T00:00:00Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(ms)) throw invalidRequest(`'${param}' must be a date as YYYY-MM-DD.`, param);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(ms))
+    throw invalidRequest(`'${param}' must be a date as YYYY-MM-DD.`, param);
   return endOfDay ? ms + DAY_MS : ms;
 }
 

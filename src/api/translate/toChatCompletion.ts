@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { type Prices, costPicoUsd, picoToUsd } from "../../accounting/pricing.js";
 import type { StopReason, TokenLogprob, ToolCall } from "../../engine/types.js";
-import type { ChatCompletionChunk, ChoiceLogprobs, FinishReason, Usage, WireToolCall } from "../protocol/chatCompletionResponse.js";
+import type {
+  ChatCompletionChunk,
+  ChoiceLogprobs,
+  FinishReason,
+  Usage,
+  WireToolCall,
+} from "../protocol/chatCompletionResponse.js";
 
 /**
  * `chatcmpl-…` for chat, `cmpl-…` for text completions, as OpenAI names them. 122 random bits
@@ -69,7 +75,13 @@ export class ChunkFactory {
   ) {}
 
   private chunk(choices: ChatCompletionChunk["choices"], usage?: Usage): ChatCompletionChunk {
-    const c: ChatCompletionChunk = { id: this.id, object: "chat.completion.chunk", created: this.created, model: this.model, choices };
+    const c: ChatCompletionChunk = {
+      id: this.id,
+      object: "chat.completion.chunk",
+      created: this.created,
+      model: this.model,
+      choices,
+    };
     if (usage) c.usage = usage;
     return c;
   }
@@ -77,14 +89,23 @@ export class ChunkFactory {
     return this.chunk([{ index, delta: { role: "assistant", content: "" }, finish_reason: null, logprobs: null }]);
   }
   content(index: number, text: string, logprobs?: readonly TokenLogprob[]): ChatCompletionChunk {
-    return this.chunk([{ index, delta: { content: text }, finish_reason: null, logprobs: logprobs ? toChoiceLogprobs(logprobs) : null }]);
+    return this.chunk([
+      { index, delta: { content: text }, finish_reason: null, logprobs: logprobs ? toChoiceLogprobs(logprobs) : null },
+    ]);
   }
   toolCall(index: number, callIndex: number, id: string, name: string): ChatCompletionChunk {
     const call = { index: callIndex, id, type: "function" as const, function: { name, arguments: "" } };
     return this.chunk([{ index, delta: { tool_calls: [call] }, finish_reason: null, logprobs: null }]);
   }
   toolArguments(index: number, callIndex: number, text: string): ChatCompletionChunk {
-    return this.chunk([{ index, delta: { tool_calls: [{ index: callIndex, function: { arguments: text } }] }, finish_reason: null, logprobs: null }]);
+    return this.chunk([
+      {
+        index,
+        delta: { tool_calls: [{ index: callIndex, function: { arguments: text } }] },
+        finish_reason: null,
+        logprobs: null,
+      },
+    ]);
   }
   finish(index: number, reason: FinishReason, usage?: Usage): ChatCompletionChunk {
     return this.chunk([{ index, delta: {}, finish_reason: reason, logprobs: null }], usage);

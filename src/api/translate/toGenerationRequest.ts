@@ -3,7 +3,12 @@ import type { ChatMessage, GenerationRequest, SamplingOptions, ToolCall } from "
 import { invalidRequest } from "../errors.js";
 import { toSamplerExtensions } from "./toSamplerExtensions.js";
 import { toOutputFormat, toToolsRequest } from "./toStructuredOutput.js";
-import type { ChatCompletionRequest, GenerationFields, WireContent, WireMessage } from "../protocol/chatCompletionRequest.js";
+import type {
+  ChatCompletionRequest,
+  GenerationFields,
+  WireContent,
+  WireMessage,
+} from "../protocol/chatCompletionRequest.js";
 
 /** OpenAI / provider defaults, applied when a field is absent or null. */
 export const SAMPLING_DEFAULTS = {
@@ -52,7 +57,10 @@ export function toChatMessages(messages: readonly WireMessage[]): ChatMessage[] 
         );
       }
       if (!calls.some((c) => c.id === m.tool_call_id)) {
-        throw invalidRequest(`'tool_call_id' ${m.tool_call_id} matches none of the preceding assistant message's tool_calls.`, `${param}.tool_call_id`);
+        throw invalidRequest(
+          `'tool_call_id' ${m.tool_call_id} matches none of the preceding assistant message's tool_calls.`,
+          `${param}.tool_call_id`,
+        );
       }
     }
     if (m.role !== "assistant" && (m.content === null || m.content === undefined)) {
@@ -64,7 +72,10 @@ export function toChatMessages(messages: readonly WireMessage[]): ChatMessage[] 
         try {
           JSON.parse(c.arguments === "" ? "{}" : c.arguments);
         } catch {
-          throw invalidRequest("Tool call arguments must be a JSON string.", `${param}.tool_calls[${k}].function.arguments`);
+          throw invalidRequest(
+            "Tool call arguments must be a JSON string.",
+            `${param}.tool_calls[${k}].function.arguments`,
+          );
         }
       });
     }

@@ -15,7 +15,10 @@ type ChainSampler = (typeof CHAIN)[number];
  * known samplers differently, and samplers this engine lacks (typ_p, top_n_sigma, …), are
  * named as ignored.
  */
-export function applySamplerList(list: readonly string[] | undefined, s: SamplingOptions): { sampling: SamplingOptions; ignored: string[] } {
+export function applySamplerList(
+  list: readonly string[] | undefined,
+  s: SamplingOptions,
+): { sampling: SamplingOptions; ignored: string[] } {
   if (list === undefined) return { sampling: s, ignored: [] };
   const known = list.filter((x): x is ChainSampler => (CHAIN as readonly string[]).includes(x));
   const ignored = list.filter((x) => !(CHAIN as readonly string[]).includes(x)).map((x) => `samplers:${x}`);
@@ -49,7 +52,8 @@ export function toLlamaGeneration(
   if (r.grammar !== undefined && r.grammar.trim() !== "") {
     throw unsupportedField("grammar", "raw GBNF is not accepted on this server; send json_schema.");
   }
-  if (r.n_predict === 0) throw invalidRequest("n_predict 0 generates nothing; use -1 (until the context is full) or a count.", "n_predict");
+  if (r.n_predict === 0)
+    throw invalidRequest("n_predict 0 generates nothing; use -1 (until the context is full) or a count.", "n_predict");
   const fields = {
     ...r,
     repetition_penalty: r.repetition_penalty ?? r.repeat_penalty ?? r.rep_pen,
@@ -57,7 +61,12 @@ export function toLlamaGeneration(
     // llama.cpp's -1 (and any negative seed) means "random".
     seed: r.seed === undefined || r.seed < 0 ? undefined : r.seed,
   } as unknown as GenerationFields;
-  const defaults: SamplingDefaults = { temperature: LLAMA_DEFAULTS.temperature, top_k: LLAMA_DEFAULTS.top_k, top_p: LLAMA_DEFAULTS.top_p, min_p: LLAMA_DEFAULTS.min_p };
+  const defaults: SamplingDefaults = {
+    temperature: LLAMA_DEFAULTS.temperature,
+    top_k: LLAMA_DEFAULTS.top_k,
+    top_p: LLAMA_DEFAULTS.top_p,
+    min_p: LLAMA_DEFAULTS.min_p,
+  };
   const { sampling, ignored } = applySamplerList(r.samplers, toSampling(fields, defaults));
   return {
     generation: {

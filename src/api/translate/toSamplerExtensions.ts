@@ -16,7 +16,10 @@ function dryBreakers(v: string | string[] | undefined): string[] {
     }
   }
   if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) {
-    throw invalidRequest("dry_sequence_breakers must be an array of strings or a JSON-encoded one.", "dry_sequence_breakers");
+    throw invalidRequest(
+      "dry_sequence_breakers must be an array of strings or a JSON-encoded one.",
+      "dry_sequence_breakers",
+    );
   }
   if (list.length > LIMITS.dryBreakers || list.some((b: string) => b.length > LIMITS.dryBreakerChars)) {
     throw invalidRequest(
@@ -37,10 +40,18 @@ export function toSamplerExtensions(r: SamplerExtensions): Partial<SamplingOptio
     for (const [id, v] of Object.entries(r.logit_bias)) bias.set(Number(id), v <= -100 ? Number.NEGATIVE_INFINITY : v);
   }
   const banned: (string | number)[] =
-    typeof r.banned_tokens === "string" ? r.banned_tokens.split("\n").filter((s) => s !== "") : [...(r.banned_tokens ?? [])];
+    typeof r.banned_tokens === "string"
+      ? r.banned_tokens.split("\n").filter((s) => s !== "")
+      : [...(r.banned_tokens ?? [])];
   for (const id of (r.custom_token_bans ?? "").split(",")) if (id.trim() !== "") banned.push(Number(id));
-  if (banned.length > LIMITS.bannedTokens || banned.some((b) => typeof b === "string" && b.length > LIMITS.bannedStringChars)) {
-    throw invalidRequest(`banned_tokens takes at most ${LIMITS.bannedTokens} entries of at most ${LIMITS.bannedStringChars} characters.`, "banned_tokens");
+  if (
+    banned.length > LIMITS.bannedTokens ||
+    banned.some((b) => typeof b === "string" && b.length > LIMITS.bannedStringChars)
+  ) {
+    throw invalidRequest(
+      `banned_tokens takes at most ${LIMITS.bannedTokens} entries of at most ${LIMITS.bannedStringChars} characters.`,
+      "banned_tokens",
+    );
   }
   const bannedStrings: string[] = [];
   for (const b of banned) {

@@ -17,14 +17,22 @@ export function toToolsRequest(r: ChatCompletionRequest): ToolsRequest | undefin
   if (choice === "none") return undefined;
   const names = new Set<string>();
   tools.forEach((t, i) => {
-    if (names.has(t.function.name)) throw invalidRequest(`The tool name '${t.function.name}' is used twice.`, `tools[${i}].function.name`);
+    if (names.has(t.function.name))
+      throw invalidRequest(`The tool name '${t.function.name}' is used twice.`, `tools[${i}].function.name`);
     names.add(t.function.name);
   });
   if (typeof choice === "object" && !names.has(choice.function.name)) {
-    throw invalidRequest(`tool_choice names '${choice.function.name}', which is not among the tools.`, "tool_choice.function.name");
+    throw invalidRequest(
+      `tool_choice names '${choice.function.name}', which is not among the tools.`,
+      "tool_choice.function.name",
+    );
   }
   const req: ToolsRequest = {
-    tools: tools.map((t) => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters })),
+    tools: tools.map((t) => ({
+      name: t.function.name,
+      description: t.function.description,
+      parameters: t.function.parameters,
+    })),
     choice: typeof choice === "object" ? { type: "function", name: choice.function.name } : { type: choice },
     parallel: r.parallel_tool_calls !== false,
   };

@@ -34,15 +34,43 @@ type Schema = Record<string, unknown>;
 
 /** Keywords with no effect on validation. */
 const ANNOTATIONS = new Set([
-  "$schema", "$id", "$anchor", "$comment", "$defs", "definitions", "title", "description", "default", "examples",
-  "deprecated", "readOnly", "writeOnly", "contentMediaType", "contentEncoding", "strict", "name",
+  "$schema",
+  "$id",
+  "$anchor",
+  "$comment",
+  "$defs",
+  "definitions",
+  "title",
+  "description",
+  "default",
+  "examples",
+  "deprecated",
+  "readOnly",
+  "writeOnly",
+  "contentMediaType",
+  "contentEncoding",
+  "strict",
+  "name",
 ]);
 
 /** Keywords that constrain values in ways a grammar cannot follow. */
 const UNSUPPORTED = [
-  "not", "if", "then", "else", "patternProperties", "propertyNames", "dependentRequired", "dependentSchemas",
-  "dependencies", "unevaluatedProperties", "unevaluatedItems", "contains", "minContains", "maxContains",
-  "$dynamicRef", "$recursiveRef",
+  "not",
+  "if",
+  "then",
+  "else",
+  "patternProperties",
+  "propertyNames",
+  "dependentRequired",
+  "dependentSchemas",
+  "dependencies",
+  "unevaluatedProperties",
+  "unevaluatedItems",
+  "contains",
+  "minContains",
+  "maxContains",
+  "$dynamicRef",
+  "$recursiveRef",
 ];
 
 const FORMATS: Record<string, string> = {
@@ -61,7 +89,8 @@ const WS = `| " " | "\\n" [ \\t]{0,20}`;
 function count(s: Schema, key: string, ptr: string): number | undefined {
   const v = s[key];
   if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new UnsupportedSchema(`${ptr}/${key}`, `'${key}' that is not a whole number ≥ 0`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
+    throw new UnsupportedSchema(`${ptr}/${key}`, `'${key}' that is not a whole number ≥ 0`);
   if (v > MAX_REPEAT) throw new UnsupportedSchema(`${ptr}/${key}`, `'${key}' above ${MAX_REPEAT}`);
   return v;
 }
@@ -130,7 +159,10 @@ class Converter {
   }
 
   private visitNode(schema: unknown, ptr: string, hint: string): string {
-    if (schema === true || (typeof schema === "object" && schema !== null && Object.keys(schema).every((k) => ANNOTATIONS.has(k)))) {
+    if (
+      schema === true ||
+      (typeof schema === "object" && schema !== null && Object.keys(schema).every((k) => ANNOTATIONS.has(k)))
+    ) {
       return this.anyValue();
     }
     if (schema === false) throw new UnsupportedSchema(ptr, "a schema of 'false' (nothing validates)");
@@ -143,7 +175,8 @@ class Converter {
     if ("const" in s) return this.rules.add(`${hint}-const`, literal(JSON.stringify(s.const)));
     if (Array.isArray(s.enum)) {
       if (s.enum.length === 0) throw new UnsupportedSchema(`${ptr}/enum`, "an empty 'enum'");
-      if (s.enum.length > MAX_ENUM) throw new UnsupportedSchema(`${ptr}/enum`, `an 'enum' of more than ${MAX_ENUM} values`);
+      if (s.enum.length > MAX_ENUM)
+        throw new UnsupportedSchema(`${ptr}/enum`, `an 'enum' of more than ${MAX_ENUM} values`);
       return this.rules.add(`${hint}-enum`, s.enum.map((v) => literal(JSON.stringify(v))).join(" | "));
     }
     for (const key of ["anyOf", "oneOf"] as const) {
@@ -201,21 +234,29 @@ class Converter {
     const required = new Set(Array.isArray(s.required) ? s.required.map(String) : []);
     const keys = Object.keys(props);
     for (const r of required) {
-      if (!keys.includes(r)) throw new UnsupportedSchema(`${ptr}/required`, `the required property '${r}' without a schema in 'properties'`);
+      if (!keys.includes(r))
+        throw new UnsupportedSchema(`${ptr}/required`, `the required property '${r}' without a schema in 'properties'`);
     }
     // Absent additionalProperties admits no keys beyond `properties` (see the file comment); an
     // object schema with neither, `{"type": "object"}`, is any object, as in llama.cpp.
     const additional = s.additionalProperties ?? !("properties" in s);
     let extraKv: string | null = null;
     if (additional !== false) {
-      const value = additional === true ? this.anyValue() : this.visit(additional, `${ptr}/additionalProperties`, `${hint}-additional`);
+      const value =
+        additional === true
+          ? this.anyValue()
+          : this.visit(additional, `${ptr}/additionalProperties`, `${hint}-additional`);
       extraKv = this.rules.add(`${hint}-additional-kv`, `${this.stringRule()} ":" ${ws} ${value}`);
     }
     const minP = count(s, "minProperties", ptr) ?? 0;
     const maxP = count(s, "maxProperties", ptr);
-    if (minP > required.size) throw new UnsupportedSchema(`${ptr}/minProperties`, "'minProperties' above the number of required properties");
+    if (minP > required.size)
+      throw new UnsupportedSchema(`${ptr}/minProperties`, "'minProperties' above the number of required properties");
     if (maxP !== undefined && (extraKv !== null || maxP < keys.length)) {
-      throw new UnsupportedSchema(`${ptr}/maxProperties`, "'maxProperties' below the number of properties that may appear");
+      throw new UnsupportedSchema(
+        `${ptr}/maxProperties`,
+        "'maxProperties' below the number of properties that may appear",
+      );
     }
     const kvs = keys.map((k) => {
       const value = this.visit(props[k], `${ptr}/properties/${escapePointer(k)}`, `${hint}-${k}`);
@@ -244,9 +285,11 @@ class Converter {
     if (max !== undefined && max < min) throw new UnsupportedSchema(`${ptr}/maxItems`, "'maxItems' below 'minItems'");
     const prefix = Array.isArray(s.prefixItems) ? s.prefixItems : [];
     const fixed = prefix.map((p, i) => this.visit(p, `${ptr}/prefixItems/${i}`, `${hint}-${i}`));
-    if (max !== undefined && fixed.length > max) throw new UnsupportedSchema(`${ptr}/prefixItems`, "more 'prefixItems' than 'maxItems'");
+    if (max !== undefined && fixed.length > max)
+      throw new UnsupportedSchema(`${ptr}/prefixItems`, "more 'prefixItems' than 'maxItems'");
     const rest = s.items === false ? null : this.visit(s.items ?? true, `${ptr}/items`, `${hint}-item`);
-    if (rest === null && min > fixed.length) throw new UnsupportedSchema(`${ptr}/minItems`, "'minItems' above the number of 'prefixItems'");
+    if (rest === null && min > fixed.length)
+      throw new UnsupportedSchema(`${ptr}/minItems`, "'minItems' above the number of 'prefixItems'");
     const parts: string[] = [...fixed];
     let body = parts.join(` "," ${ws} `);
     if (rest !== null) {
@@ -255,7 +298,13 @@ class Converter {
       if (fixed.length === 0) {
         if (allowed === 0) body = "";
         else {
-          const more = repeat(this.rules, `("," ${ws} ${rest})`, Math.max(0, needed - 1), allowed === undefined ? undefined : allowed - 1, `${hint}-more`);
+          const more = repeat(
+            this.rules,
+            `("," ${ws} ${rest})`,
+            Math.max(0, needed - 1),
+            allowed === undefined ? undefined : allowed - 1,
+            `${hint}-more`,
+          );
           body = needed === 0 ? `(${rest} ${more})?` : `${rest} ${more}`;
         }
       } else if (allowed !== 0) {
@@ -271,7 +320,8 @@ class Converter {
       const f = FORMATS[s.format];
       if (f === undefined) throw new UnsupportedSchema(`${ptr}/format`, `the string format '${s.format}'`);
       if (hasLength || "pattern" in s) throw new UnsupportedSchema(ptr, "'format' together with 'pattern' or a length");
-      if (s.format === "ipv4") this.rules.define("ipv4-octet", regexToGbnf("25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]", this.rules));
+      if (s.format === "ipv4")
+        this.rules.define("ipv4-octet", regexToGbnf("25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]", this.rules));
       const body = f.startsWith("/") ? regexToGbnf(f.slice(1), this.rules) : f;
       return this.rules.add(`${hint}-${s.format}`, `"\\"" ${body} "\\""`);
     }
@@ -280,18 +330,21 @@ class Converter {
       try {
         return this.rules.add(hint, `"\\"" ${patternToGbnf(s.pattern, this.rules)} "\\""`);
       } catch (e) {
-        if (e instanceof UnsupportedPattern) throw new UnsupportedSchema(`${ptr}/pattern`, `a pattern with ${e.message}`);
+        if (e instanceof UnsupportedPattern)
+          throw new UnsupportedSchema(`${ptr}/pattern`, `a pattern with ${e.message}`);
         throw e;
       }
     }
     const min = count(s, "minLength", ptr) ?? 0;
     const max = count(s, "maxLength", ptr);
-    if (max !== undefined && max < min) throw new UnsupportedSchema(`${ptr}/maxLength`, "'maxLength' below 'minLength'");
+    if (max !== undefined && max < min)
+      throw new UnsupportedSchema(`${ptr}/maxLength`, "'maxLength' below 'minLength'");
     return this.stringRule(min, max);
   }
 
   private numeric(s: Schema, ptr: string, hint: string, integer: boolean): string {
-    if ("multipleOf" in s && !(integer && s.multipleOf === 1)) throw new UnsupportedSchema(`${ptr}/multipleOf`, "'multipleOf'");
+    if ("multipleOf" in s && !(integer && s.multipleOf === 1))
+      throw new UnsupportedSchema(`${ptr}/multipleOf`, "'multipleOf'");
     const num = (v: unknown) => (typeof v === "number" ? v : undefined);
     // Draft 4 writes exclusive bounds as booleans beside minimum/maximum; later drafts as numbers.
     let min = num(s.minimum);
@@ -303,7 +356,12 @@ class Converter {
     if (exMin !== undefined && (min === undefined || exMin >= min)) [min, exclusiveMin] = [exMin, true];
     if (exMax !== undefined && (max === undefined || exMax <= max)) [max, exclusiveMax] = [exMax, true];
     if (min === undefined && max === undefined) return this.number(integer);
-    const body = numberRangeGbnf({ min, max, exclusiveMin, exclusiveMax }, integer, (src) => regexToGbnf(src, this.rules), ptr);
+    const body = numberRangeGbnf(
+      { min, max, exclusiveMin, exclusiveMax },
+      integer,
+      (src) => regexToGbnf(src, this.rules),
+      ptr,
+    );
     return this.rules.add(`${hint}-range`, body);
   }
 
@@ -320,7 +378,10 @@ class Converter {
       const keys = Object.keys(p).filter((k) => !ANNOTATIONS.has(k));
       const objectOnly = keys.every((k) => ["type", "properties", "required", "additionalProperties"].includes(k));
       if (!objectOnly || (p.type !== undefined && p.type !== "object")) {
-        throw new UnsupportedSchema(`${ptr}/allOf${i === 0 ? "" : `/${i - 1}`}`, "'allOf' other than merging object schemas");
+        throw new UnsupportedSchema(
+          `${ptr}/allOf${i === 0 ? "" : `/${i - 1}`}`,
+          "'allOf' other than merging object schemas",
+        );
       }
       Object.assign(merged.properties as Schema, p.properties ?? {});
       (merged.required as unknown[]).push(...((p.required as unknown[]) ?? []));
@@ -337,7 +398,10 @@ class Converter {
   private lookup(ref: string, ptr: string): Schema {
     if (!ref.startsWith("#")) throw new UnsupportedSchema(`${ptr}/$ref`, `the external reference '${ref}'`);
     let node: unknown = this.root;
-    for (const raw of ref.slice(1).split("/").filter((p) => p !== "")) {
+    for (const raw of ref
+      .slice(1)
+      .split("/")
+      .filter((p) => p !== "")) {
       const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
       node = typeof node === "object" && node !== null ? (node as Schema)[key] : undefined;
     }
@@ -348,7 +412,11 @@ class Converter {
   private ref(ref: string, ptr: string): string {
     // llama.cpp refuses left-recursive grammars ({"$ref": "#"}, or a ref reaching itself
     // through anyOf/allOf before an object or array opens).
-    if (this.unconsumed.has(ref)) throw new UnsupportedSchema(`${ptr}/$ref`, `the reference '${ref}', which reaches itself before any JSON is written`);
+    if (this.unconsumed.has(ref))
+      throw new UnsupportedSchema(
+        `${ptr}/$ref`,
+        `the reference '${ref}', which reaches itself before any JSON is written`,
+      );
     const known = this.refs.get(ref);
     if (known !== undefined) return known;
     const target = this.lookup(ref, ptr);
@@ -379,7 +447,8 @@ export function jsonSchemaToGbnf(schema: unknown): string {
 
 /** The grammar text, unless it is larger than MAX_GRAMMAR_BYTES. */
 export function checkedSize(gbnf: string, ptr: string): string {
-  if (Buffer.byteLength(gbnf) > MAX_GRAMMAR_BYTES) throw new UnsupportedSchema(ptr, `a schema whose grammar is larger than ${MAX_GRAMMAR_BYTES / 1024} KiB`);
+  if (Buffer.byteLength(gbnf) > MAX_GRAMMAR_BYTES)
+    throw new UnsupportedSchema(ptr, `a schema whose grammar is larger than ${MAX_GRAMMAR_BYTES / 1024} KiB`);
   return gbnf;
 }
 

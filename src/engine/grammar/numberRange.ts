@@ -29,7 +29,14 @@ function digitsRegex(lo: number, hi: number | undefined): string {
 }
 
 /** Non-negative values between lo and hi (hi undefined: unbounded), each end open or closed. */
-function nonNegative(lo: number, loOpen: boolean, hi: number | undefined, hiOpen: boolean, integer: boolean, regex: (s: string) => string): string | null {
+function nonNegative(
+  lo: number,
+  loOpen: boolean,
+  hi: number | undefined,
+  hiOpen: boolean,
+  integer: boolean,
+  regex: (s: string) => string,
+): string | null {
   if (integer) {
     const a = loOpen ? lo + 1 : lo;
     const b = hi === undefined ? undefined : hiOpen ? hi - 1 : hi;
@@ -39,7 +46,8 @@ function nonNegative(lo: number, loOpen: boolean, hi: number | undefined, hiOpen
   const alts: string[] = [];
   if (hi !== undefined && lo === hi) return loOpen || hiOpen ? null : `${regex(String(lo))} ${ZERO_FRACTION}?`;
   alts.push(`${regex(String(lo))} ${loOpen ? NONZERO_FRACTION : `${FRACTION}?`}`);
-  if (hi === undefined || hi - 1 >= lo + 1) alts.push(`(${regex(digitsRegex(lo + 1, hi === undefined ? undefined : hi - 1))}) ${FRACTION}?`);
+  if (hi === undefined || hi - 1 >= lo + 1)
+    alts.push(`(${regex(digitsRegex(lo + 1, hi === undefined ? undefined : hi - 1))}) ${FRACTION}?`);
   if (hi !== undefined && !hiOpen) alts.push(`${regex(String(hi))} ${ZERO_FRACTION}?`);
   return alts.map((a) => `(${a})`).join(" | ");
 }
@@ -63,7 +71,8 @@ export function numberRangeGbnf(b: Bounds, integer: boolean, regex: (s: string) 
     throw new UnsupportedSchema(pointer, "non-integer 'minimum'/'maximum' on a number (integer bounds are supported)");
   }
   for (const v of [min, max]) {
-    if (v !== undefined && Math.abs(v) >= 10 ** (MAX_DIGITS - 1)) throw new UnsupportedSchema(pointer, `the bound ${v} (at most ${MAX_DIGITS - 1} digits)`);
+    if (v !== undefined && Math.abs(v) >= 10 ** (MAX_DIGITS - 1))
+      throw new UnsupportedSchema(pointer, `the bound ${v} (at most ${MAX_DIGITS - 1} digits)`);
   }
   const alts: string[] = [];
   // Negative values: x = -y with y between -max and -min (ends swap).

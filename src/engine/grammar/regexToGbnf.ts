@@ -12,12 +12,29 @@ interface CodeSet {
 }
 
 const DIGIT: [number, number][] = [[0x30, 0x39]];
-const WORD: [number, number][] = [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]];
-const SPACE: [number, number][] = [
-  [0x09, 0x0d], [0x20, 0x20], [0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200a],
-  [0x2028, 0x2029], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000], [0xfeff, 0xfeff],
+const WORD: [number, number][] = [
+  [0x30, 0x39],
+  [0x41, 0x5a],
+  [0x5f, 0x5f],
+  [0x61, 0x7a],
 ];
-const LINE_TERMINATORS: [number, number][] = [[0x0a, 0x0a], [0x0d, 0x0d], [0x2028, 0x2029]];
+const SPACE: [number, number][] = [
+  [0x09, 0x0d],
+  [0x20, 0x20],
+  [0xa0, 0xa0],
+  [0x1680, 0x1680],
+  [0x2000, 0x200a],
+  [0x2028, 0x2029],
+  [0x202f, 0x202f],
+  [0x205f, 0x205f],
+  [0x3000, 0x3000],
+  [0xfeff, 0xfeff],
+];
+const LINE_TERMINATORS: [number, number][] = [
+  [0x0a, 0x0a],
+  [0x0d, 0x0d],
+  [0x2028, 0x2029],
+];
 
 function merge(ranges: [number, number][]): [number, number][] {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
@@ -48,7 +65,15 @@ function contains(set: CodeSet, code: number): boolean {
 
 /** JSON's escape for a code point that cannot appear raw inside a JSON string. */
 function jsonEscape(code: number): string {
-  const short: Record<number, string> = { 0x22: '\\"', 0x5c: "\\\\", 0x08: "\\b", 0x0c: "\\f", 0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t" };
+  const short: Record<number, string> = {
+    0x22: '\\"',
+    0x5c: "\\\\",
+    0x08: "\\b",
+    0x0c: "\\f",
+    0x0a: "\\n",
+    0x0d: "\\r",
+    0x09: "\\t",
+  };
   return short[code] ?? `\\u${code.toString(16).padStart(4, "0")}`;
 }
 
@@ -107,7 +132,6 @@ function classRanges(node: AST.CharacterClass): CodeSet {
   return { negate: node.negate, ranges: merge(ranges) };
 }
 
-
 /** Any one character of a JSON string, with JSON's escapes written generically (one short rule keeps sampling cheaper). */
 export function jsonCharRule(rules: GbnfRules): string {
   return rules.add("char", `[^"\\\\\\x00-\\x1f] | "\\\\" (["\\\\/bfnrt] | "u" [0-9a-fA-F]{4})`);
@@ -127,8 +151,10 @@ function elementToGbnf(e: AST.Element, rules: GbnfRules): string {
     case "Quantifier": {
       // A repeated part that can match nothing ((a*)*, (.*){1,1000}) makes the grammar
       // ambiguous at every character: llama.cpp's parse stacks multiply without end.
-      if (e.max > 1 && canBeEmpty(e.element)) throw new UnsupportedPattern(`the repetition ${e.raw} of a part that can match nothing`);
-      if (e.min > MAX_REPEAT || (e.max !== Infinity && e.max > MAX_REPEAT)) throw new UnsupportedPattern(`a repetition count above ${MAX_REPEAT} (${e.raw})`);
+      if (e.max > 1 && canBeEmpty(e.element))
+        throw new UnsupportedPattern(`the repetition ${e.raw} of a part that can match nothing`);
+      if (e.min > MAX_REPEAT || (e.max !== Infinity && e.max > MAX_REPEAT))
+        throw new UnsupportedPattern(`a repetition count above ${MAX_REPEAT} (${e.raw})`);
       const inner = elementToGbnf(e.element, rules);
       const atom = /^(\(.*\)|\[[^\]]*\]|"[^"]*")$/.test(inner) ? inner : `(${inner})`;
       if (e.min === 0 && e.max === 1) return `${atom}?`;

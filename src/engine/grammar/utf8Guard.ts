@@ -68,7 +68,8 @@ export class Utf8Vocabulary {
   constructor(tokenBytes: Pick<TokenBytes, "size" | "uncached">) {
     const all = Array.from({ length: tokenBytes.size }, (_, t) => tokenBytes.uncached(t));
     this.offsets = new Int32Array(all.length + 1);
-    for (let t = 0; t < all.length; t++) this.offsets[t + 1] = (this.offsets[t] as number) + (all[t] as Uint8Array).length;
+    for (let t = 0; t < all.length; t++)
+      this.offsets[t + 1] = (this.offsets[t] as number) + (all[t] as Uint8Array).length;
     this.bytes = new Uint8Array(this.offsets[all.length] as number);
     all.forEach((b, t) => this.bytes.set(b, this.offsets[t]));
     this.fromAccept = Int8Array.from(all, (b) => utf8After(ACCEPT, b));

@@ -100,7 +100,10 @@ export class Generation {
 
   /** Stop sequences cut text replies; tool calls are read whole. */
   private assembler(): TextAssembler {
-    return new TextAssembler((tokens) => this.job.tokenBytes.decode(tokens), this.mode === "tools" ? [] : this.job.stopSequences);
+    return new TextAssembler(
+      (tokens) => this.job.tokenBytes.decode(tokens),
+      this.mode === "tools" ? [] : this.job.stopSequences,
+    );
   }
 
   /**
@@ -149,7 +152,14 @@ export class Generation {
     if (this.model.isEogToken(token)) return this.finish(this.endReason());
     if (this.job.logprobs && this.mode !== "tools") {
       const v = r.value;
-      this.pendingLogprobs.push(describeLogprob(v.token, v.probabilities, v.probabilities?.get(v.token) ?? v.confidence ?? 0, this.job.logprobs));
+      this.pendingLogprobs.push(
+        describeLogprob(
+          v.token,
+          v.probabilities,
+          v.probabilities?.get(v.token) ?? v.confidence ?? 0,
+          this.job.logprobs,
+        ),
+      );
     }
     const delta = this.text.push(token);
     if (this.text.hitStop) this.dropLogprobsAfter(delta.length);
@@ -180,7 +190,8 @@ export class Generation {
     if (delta === "") return;
     if (this.calls) {
       for (const e of this.calls.push(delta)) {
-        if (e.type === "call") this.job.onToolCall(e.index, `call_${randomBytes(12).toString("base64url")}`, e.name, this.generated.length);
+        if (e.type === "call")
+          this.job.onToolCall(e.index, `call_${randomBytes(12).toString("base64url")}`, e.name, this.generated.length);
         else this.job.onToolArguments(e.index, e.text, this.generated.length);
       }
       return;
@@ -221,7 +232,10 @@ export class Generation {
    */
   private async scorePrompt(prompt: Token[], want: { top: number; tokenBytes: TokenBytes }): Promise<TokenLogprob[]> {
     const body = prompt.slice(0, -1);
-    const input: ControlledEvaluateInputItem[] = body.map((t) => [t, { generateNext: { probabilities: true, options: { temperature: 0 } } }]);
+    const input: ControlledEvaluateInputItem[] = body.map((t) => [
+      t,
+      { generateNext: { probabilities: true, options: { temperature: 0 } } },
+    ]);
     const results = await this.sequence.controlledEvaluate(input);
     return body.map((_, i) => {
       const actual = prompt[i + 1] as Token;
@@ -235,7 +249,11 @@ export class Generation {
   }
 
   private reusableTokens(): number {
-    return reusablePrefix(this.sequence.contextTokens, this.job.prompt, this.job.reproducible ? alignedPrefix(this.sequence) : null);
+    return reusablePrefix(
+      this.sequence.contextTokens,
+      this.job.prompt,
+      this.job.reproducible ? alignedPrefix(this.sequence) : null,
+    );
   }
 
   /** Drops the cache past the shared prefix, reports admission; returns the prompt tokens left to read. */
@@ -302,7 +320,8 @@ export class Generation {
       this.heldText = "";
       if (rest !== "" || this.pendingLogprobs.length > 0) {
         if (this.calls) this.emit(rest);
-        else this.job.onText(rest, this.job.logprobs ? this.pendingLogprobs.splice(0) : undefined, this.generated.length);
+        else
+          this.job.onText(rest, this.job.logprobs ? this.pendingLogprobs.splice(0) : undefined, this.generated.length);
       }
     }
     this.job.onEnd(reason, this.generated.length);

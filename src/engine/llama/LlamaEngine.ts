@@ -1,6 +1,13 @@
 import os from "node:os";
 import path from "node:path";
-import { type Llama, type LlamaContext, type LlamaGrammar, type LlamaModel, type Token, getLlama } from "node-llama-cpp";
+import {
+  type Llama,
+  type LlamaContext,
+  type LlamaGrammar,
+  type LlamaModel,
+  type Token,
+  getLlama,
+} from "node-llama-cpp";
 import { engineCmakeOptions } from "../../../scripts/engine-cmake-options.mjs";
 import { decodeFirst } from "./batchOrder.js";
 import { type Llama3Specials, renderLlama3Prompt } from "../chatPrompt.js";
@@ -115,7 +122,9 @@ export class LlamaEngine implements Engine {
     const onGpu = llama.gpu !== false;
     if (!onGpu && o.gpu === "auto" && hasNvidiaGpu()) {
       const missing = missingCudaLibraries();
-      o.log(`engine: an NVIDIA GPU is present but CUDA is not usable, running on the CPU. Missing: ${missing.join("; ") || "unknown (run: npx node-llama-cpp inspect gpu)"}`);
+      o.log(
+        `engine: an NVIDIA GPU is present but CUDA is not usable, running on the CPU. Missing: ${missing.join("; ") || "unknown (run: npx node-llama-cpp inspect gpu)"}`,
+      );
     }
     const model = await llama.loadModel({ modelPath: o.modelPath, gpuLayers: onGpu ? "auto" : 0 });
     const trainContext = model.trainContextSize;
@@ -144,7 +153,8 @@ export class LlamaEngine implements Engine {
     );
     const specials = llama3Specials(model);
     const pc = o.prefixCache;
-    const prefixes = pc && pc.maxBytes > 0 ? new PrefixStore({ ...pc, minTokens: PREFIX_CACHE_MIN_TOKENS, log: o.log }) : null;
+    const prefixes =
+      pc && pc.maxBytes > 0 ? new PrefixStore({ ...pc, minTokens: PREFIX_CACHE_MIN_TOKENS, log: o.log }) : null;
     const scheduler = new Scheduler(context, model, {
       maxQueue: o.maxQueue,
       queueTimeoutMs: o.queueTimeoutMs,
@@ -201,14 +211,22 @@ export class LlamaEngine implements Engine {
    */
   private promptTokens(p: PromptInput, tools: GenerationRequest["tools"]): { ids: number[]; addedBos: boolean } {
     this.checkPromptBytes(p);
-    if (p.type === "chat") return { ids: this.renderPrompt(tools ? withToolInstructions(p.messages, tools) : p.messages), addedBos: false };
+    if (p.type === "chat")
+      return { ids: this.renderPrompt(tools ? withToolInstructions(p.messages, tools) : p.messages), addedBos: false };
     if (p.type === "tokens") {
       const vocab = this.tokenBytes.size;
       const bad = p.tokens.find((t) => t >= vocab);
-      if (bad !== undefined) throw new EngineError("invalid_token", `Token id ${bad} is not in the model's vocabulary (${vocab} tokens).`, "prompt");
+      if (bad !== undefined)
+        throw new EngineError(
+          "invalid_token",
+          `Token id ${bad} is not in the model's vocabulary (${vocab} tokens).`,
+          "prompt",
+        );
     }
     const ids = p.type === "tokens" ? [...p.tokens] : this.llamaModel.tokenize(p.text, true);
-    return ids[0] === this.specials.bos ? { ids, addedBos: false } : { ids: [this.specials.bos, ...ids], addedBos: true };
+    return ids[0] === this.specials.bos
+      ? { ids, addedBos: false }
+      : { ids: [this.specials.bos, ...ids], addedBos: true };
   }
 
   /**
@@ -222,7 +240,8 @@ export class LlamaEngine implements Engine {
     for (const t of texts) bytes += Buffer.byteLength(t);
     const atLeast = Math.ceil(bytes / this.maxTokenBytes);
     const limit = this.context.contextSize;
-    if (atLeast > limit) throw contextOverflow(limit, atLeast, atLeast, p.type === "chat" ? "messages" : "prompt", true);
+    if (atLeast > limit)
+      throw contextOverflow(limit, atLeast, atLeast, p.type === "chat" ? "messages" : "prompt", true);
   }
 
   private utf8Vocabulary: Utf8Vocabulary | undefined;
@@ -241,7 +260,10 @@ export class LlamaEngine implements Engine {
       // llama.cpp refuses some grammars our converters cannot rule out in advance (left
       // recursion, limits of its parser): the request's fault, a 400, never a 500.
       g = this.llama.createGrammar({ grammar: gbnf }).catch((e: unknown) => {
-        throw new EngineError("unsupported_schema", `The output grammar for this request could not be compiled (${(e as Error).message}).`);
+        throw new EngineError(
+          "unsupported_schema",
+          `The output grammar for this request could not be compiled (${(e as Error).message}).`,
+        );
       });
       this.grammarBytes += gbnf.length;
     }
@@ -268,7 +290,11 @@ export class LlamaEngine implements Engine {
     } catch (e) {
       if (!(e instanceof UnsupportedSchema)) throw e;
       const tool = /^#\/tools\/(\d+)\/parameters/.exec(e.pointer);
-      throw new EngineError("unsupported_schema", e.message, tools ? (tool ? `tools[${tool[1]}].parameters` : "tools") : "format.schema");
+      throw new EngineError(
+        "unsupported_schema",
+        e.message,
+        tools ? (tool ? `tools[${tool[1]}].parameters` : "tools") : "format.schema",
+      );
     }
   }
 
@@ -282,7 +308,8 @@ export class LlamaEngine implements Engine {
   private withBannedStrings(sampling: GenerationRequest["sampling"]): GenerationRequest["sampling"] {
     if (!sampling.bannedStrings?.length) return sampling;
     const bias = new Map(sampling.logitBias ?? []);
-    for (const text of sampling.bannedStrings) for (const id of this.llamaModel.tokenize(text, false)) bias.set(id, Number.NEGATIVE_INFINITY);
+    for (const text of sampling.bannedStrings)
+      for (const id of this.llamaModel.tokenize(text, false)) bias.set(id, Number.NEGATIVE_INFINITY);
     return { ...sampling, logitBias: bias, bannedStrings: undefined };
   }
 
@@ -323,7 +350,13 @@ export class LlamaEngine implements Engine {
           let scored: PromptTokenLogprob[] | undefined;
           if (promptLogprobs) {
             const first = prompt[0] as number;
-            const head = { token: first, text: this.tokenBytes.text(first), bytes: [...this.tokenBytes.bytes(first)], logprob: null, top: [] };
+            const head = {
+              token: first,
+              text: this.tokenBytes.text(first),
+              bytes: [...this.tokenBytes.bytes(first)],
+              logprob: null,
+              top: [],
+            };
             scored = addedBos ? promptLogprobs : [head, ...promptLogprobs];
           }
           channel.push({ type: "start", promptTokens: prompt.length, cachedTokens, promptLogprobs: scored });
@@ -436,7 +469,12 @@ const MAX_GPU_SEQUENCES = 64;
  * the model (node-llama-cpp's own estimate of KV cache and compute buffers, 10% kept free),
  * between 1 and 64. An 8B bf16 model on an H200 gets 64 sequences of 8,192 tokens.
  */
-async function sequencesForVram(llama: Llama, model: LlamaModel, contextSize: number, batchSize: number): Promise<number> {
+async function sequencesForVram(
+  llama: Llama,
+  model: LlamaModel,
+  contextSize: number,
+  batchSize: number,
+): Promise<number> {
   const { free } = await llama.getVramState();
   const fits = async (n: number) => {
     const need = await model.fileInsights.estimateContextResourceRequirementsV2({
@@ -461,6 +499,15 @@ async function sequencesForVram(llama: Llama, model: LlamaModel, contextSize: nu
 
 function quantizationName(model: LlamaModel): string {
   const ft = model.fileInfo.metadata.general.file_type;
-  const names: Record<number, string> = { 0: "F32", 1: "F16", 2: "Q4_0", 7: "Q8_0", 15: "Q4_K_M", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16" };
+  const names: Record<number, string> = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    7: "Q8_0",
+    15: "Q4_K_M",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    32: "BF16",
+  };
   return ft === undefined ? "unknown" : (names[ft] ?? `file_type ${ft}`);
 }

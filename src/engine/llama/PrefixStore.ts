@@ -77,7 +77,12 @@ export class PrefixStore {
 
   private async save(sequence: LlamaContextSequence, tokens: readonly Token[]): Promise<void> {
     // Already kept whole (the conversation was loaded from here and not extended)?
-    if (this.entries.some((e) => e.tokens.length >= tokens.length && commonPrefixLength(e.tokens, tokens) === tokens.length)) return;
+    if (
+      this.entries.some(
+        (e) => e.tokens.length >= tokens.length && commonPrefixLength(e.tokens, tokens) === tokens.length,
+      )
+    )
+      return;
     let file: string | null = null;
     try {
       let saved: Saved;
@@ -92,10 +97,18 @@ export class PrefixStore {
         bytes = (await sequence.saveStateToFile(file)).fileSize;
       }
       // A kept prefix of this conversation is superseded by the longer one.
-      for (const e of this.entries.filter((x) => x.tokens.length < tokens.length && commonPrefixLength(x.tokens, tokens) === x.tokens.length)) {
+      for (const e of this.entries.filter(
+        (x) => x.tokens.length < tokens.length && commonPrefixLength(x.tokens, tokens) === x.tokens.length,
+      )) {
         await this.drop(e);
       }
-      this.entries.push({ ...saved, tokens, bytes, usedAt: Date.now(), aligned: Math.min(alignedPrefix(sequence), tokens.length) });
+      this.entries.push({
+        ...saved,
+        tokens,
+        bytes,
+        usedAt: Date.now(),
+        aligned: Math.min(alignedPrefix(sequence), tokens.length),
+      });
       this.bytes += bytes;
       while (this.bytes > this.options.maxBytes && this.entries.length > 0) {
         const oldest = this.entries.reduce((a, b) => (b.usedAt < a.usedAt ? b : a));
@@ -113,7 +126,9 @@ export class PrefixStore {
     const state = await sequence.saveStateToBuffer();
     if (state === null) {
       this.inMemory = false;
-      this.options.log("prefix cache: the engine addon cannot copy states to memory (not our local build); using files");
+      this.options.log(
+        "prefix cache: the engine addon cannot copy states to memory (not our local build); using files",
+      );
     }
     return state;
   }

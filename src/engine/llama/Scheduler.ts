@@ -22,13 +22,11 @@ export interface SchedulerOptions {
   longCacheTokens: number;
 }
 
-
 interface Slot {
   sequence: LlamaContextSequence;
   busy: boolean;
   lastUsedAt: number;
 }
-
 
 interface QueuedJob {
   job: ChoiceJob;
@@ -156,7 +154,12 @@ export class Scheduler {
       if (!head) return;
       const views = this.slots.map((slot) => {
         const held = slot.sequence.contextTokens;
-        return { busy: slot.busy, held: held.length, shared: slot.busy ? 0 : commonPrefixLength(held, head.job.prompt), lastUsedAt: slot.lastUsedAt };
+        return {
+          busy: slot.busy,
+          held: held.length,
+          shared: slot.busy ? 0 : commonPrefixLength(held, head.job.prompt),
+          lastUsedAt: slot.lastUsedAt,
+        };
       });
       const chosen = chooseSequence(views, this.options.longCacheTokens);
       if (chosen === null) return;

@@ -8,10 +8,26 @@ import path from "node:path";
  * falls back to the CPU when one is missing, so the server names them instead.
  */
 const NEEDED: { name: string; files: RegExp; hint: string }[] = [
-  { name: "NVIDIA driver (libcuda.so.1)", files: /^libcuda\.so\.1$/, hint: "install the NVIDIA driver (nvidia-smi must work)" },
-  { name: "CUDA runtime (libcudart.so.13 or .12)", files: /^libcudart\.so\.1[23]$/, hint: "install the CUDA toolkit or the cuda-cudart package" },
-  { name: "cuBLAS (libcublas.so.13 or .12)", files: /^libcublas\.so\.1[23]$/, hint: "install libcublas (part of the CUDA toolkit)" },
-  { name: "cuBLASLt (libcublasLt.so.13 or .12)", files: /^libcublasLt\.so\.1[23]$/, hint: "install libcublas (part of the CUDA toolkit)" },
+  {
+    name: "NVIDIA driver (libcuda.so.1)",
+    files: /^libcuda\.so\.1$/,
+    hint: "install the NVIDIA driver (nvidia-smi must work)",
+  },
+  {
+    name: "CUDA runtime (libcudart.so.13 or .12)",
+    files: /^libcudart\.so\.1[23]$/,
+    hint: "install the CUDA toolkit or the cuda-cudart package",
+  },
+  {
+    name: "cuBLAS (libcublas.so.13 or .12)",
+    files: /^libcublas\.so\.1[23]$/,
+    hint: "install libcublas (part of the CUDA toolkit)",
+  },
+  {
+    name: "cuBLASLt (libcublasLt.so.13 or .12)",
+    files: /^libcublasLt\.so\.1[23]$/,
+    hint: "install libcublas (part of the CUDA toolkit)",
+  },
 ];
 
 function libraryNames(): Set<string> {
@@ -22,7 +38,12 @@ function libraryNames(): Set<string> {
   } catch {
     // no ldconfig: the folders below still count
   }
-  const dirs = [...(process.env.LD_LIBRARY_PATH ?? "").split(":"), "/usr/local/cuda/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib64"];
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? "").split(":"),
+    "/usr/local/cuda/lib64",
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib64",
+  ];
   try {
     for (const d of readdirSync("/usr/local")) if (d.startsWith("cuda")) dirs.push(path.join("/usr/local", d, "lib64"));
   } catch {

@@ -18,7 +18,14 @@ export function samplerOptions(
   s: SamplingOptions,
   o: { punishable: () => readonly Token[]; maxPunishTokens: number; dryWindow: number },
 ): SequenceEvaluateOptions {
-  const options: SequenceEvaluateOptions = { temperature: s.temperature, topP: s.topP, topK: s.topK, minP: s.minP, seed: s.seed, yieldEogToken: true };
+  const options: SequenceEvaluateOptions = {
+    temperature: s.temperature,
+    topP: s.topP,
+    topK: s.topK,
+    minP: s.minP,
+    seed: s.seed,
+    yieldEogToken: true,
+  };
   if (penaltiesActive(s)) {
     const window = s.penaltyLastN;
     options.repeatPenalty = {

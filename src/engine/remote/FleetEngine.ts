@@ -1,7 +1,21 @@
 import { EngineError } from "../errors.js";
-import type { Engine, EngineStats, GenerationEvent, GenerationRequest, ModelDescriptor, UpstreamStatus } from "../types.js";
+import type {
+  Engine,
+  EngineStats,
+  GenerationEvent,
+  GenerationRequest,
+  ModelDescriptor,
+  UpstreamStatus,
+} from "../types.js";
 import { DEFAULT_ROUTER, PrefixRouter, type RouterOptions } from "./PrefixRouter.js";
-import { FEATURE_PARAMS, type Feature, UpstreamRefused, featuresOf, type UpstreamClient, type UpstreamProbe } from "./upstream.js";
+import {
+  FEATURE_PARAMS,
+  type Feature,
+  UpstreamRefused,
+  featuresOf,
+  type UpstreamClient,
+  type UpstreamProbe,
+} from "./upstream.js";
 
 /** Per-request figures, for per-upstream metrics (observability/ implements it). */
 export interface FleetObserver {
@@ -47,7 +61,8 @@ export function routingKey(r: GenerationRequest): string {
   if (p.type === "tokens") return p.tokens.join(",");
   const tools = r.tools ? JSON.stringify(r.tools.tools) : "";
   let key = tools;
-  for (const m of p.messages) key += `\u0000${m.role}\u0000${m.content}${m.toolCalls ? JSON.stringify(m.toolCalls) : ""}`;
+  for (const m of p.messages)
+    key += `\u0000${m.role}\u0000${m.content}${m.toolCalls ? JSON.stringify(m.toolCalls) : ""}`;
   return key;
 }
 
@@ -83,7 +98,14 @@ export class FleetEngine implements Engine {
     }));
     this.router = new PrefixRouter(options.router ?? DEFAULT_ROUTER);
     this.maxAttempts = options.maxAttempts ?? Math.min(3, this.members.length);
-    this.model = { id: options.id, aliases: options.aliases, contextLength: 8192, file: "fleet", quantization: "upstream", demo: false };
+    this.model = {
+      id: options.id,
+      aliases: options.aliases,
+      contextLength: 8192,
+      file: "fleet",
+      quantization: "upstream",
+      demo: false,
+    };
     this.timer = setInterval(() => void this.checkHealth(), options.healthIntervalMs ?? 2_000);
     this.timer.unref();
   }
@@ -145,7 +167,12 @@ export class FleetEngine implements Engine {
   private candidates(request: GenerationRequest, tried: ReadonlySet<Member>): { members: Member[]; ignored: string[] } {
     const healthy = this.members.filter((m) => m.healthy && !tried.has(m));
     if (healthy.length === 0) {
-      throw new EngineError("upstream_unavailable", "No upstream engine is available to serve this request. Retry shortly.", null, 2);
+      throw new EngineError(
+        "upstream_unavailable",
+        "No upstream engine is available to serve this request. Retry shortly.",
+        null,
+        2,
+      );
     }
     const needs = featuresOf(request);
     const full = healthy.filter((m) => needs.every((f) => m.client.features.has(f)));
@@ -153,9 +180,14 @@ export class FleetEngine implements Engine {
     // Only OpenAI-compatible upstreams forward without the feature, and say so in a header.
     const lenient = healthy.filter((m) => m.client.config.kind === "openai");
     const missing = (m: Member): Feature[] => needs.filter((f) => !m.client.features.has(f));
-    if (lenient.length > 0) return { members: lenient, ignored: [...new Set(missing(lenient[0] as Member).map((f) => FEATURE_PARAMS[f]))] };
+    if (lenient.length > 0)
+      return { members: lenient, ignored: [...new Set(missing(lenient[0] as Member).map((f) => FEATURE_PARAMS[f]))] };
     const f = missing(healthy[0] as Member)[0] as Feature;
-    throw new EngineError("unsupported_parameter", `No upstream of this gateway supports '${FEATURE_PARAMS[f]}'.`, FEATURE_PARAMS[f]);
+    throw new EngineError(
+      "unsupported_parameter",
+      `No upstream of this gateway supports '${FEATURE_PARAMS[f]}'.`,
+      FEATURE_PARAMS[f],
+    );
   }
 
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent> {
@@ -201,7 +233,13 @@ export class FleetEngine implements Engine {
    * One try on one upstream. Throws UpstreamRefused only before the first event (the caller
    * tries another); anything after it ends the request (never retried: never billed twice).
    */
-  private async *dispatch(m: Member, request: GenerationRequest, key: string, hit: boolean, ignored: readonly string[]): AsyncGenerator<GenerationEvent> {
+  private async *dispatch(
+    m: Member,
+    request: GenerationRequest,
+    key: string,
+    hit: boolean,
+    ignored: readonly string[],
+  ): AsyncGenerator<GenerationEvent> {
     this.router.remember(m.id, key);
     m.requests++;
     if (hit) m.prefixHits++;
@@ -218,12 +256,20 @@ export class FleetEngine implements Engine {
       for await (const ev of m.client.generate(request, abort.signal)) {
         if (firstMs === null) firstMs = performance.now() - t0;
         if (ev.type === "text" && ev.choice === 0) reply += ev.text;
-        yield ev.type === "start" && ignored.length > 0 ? { ...ev, ignoredParams: [...(ev.ignoredParams ?? []), ...ignored] } : ev;
+        yield ev.type === "start" && ignored.length > 0
+          ? { ...ev, ignoredParams: [...(ev.ignoredParams ?? []), ...ignored] }
+          : ev;
       }
       // The node now also holds the reply: the chat's next turn will start with it.
-      if (request.prompt.type === "chat" && reply !== "") this.router.remember(m.id, `${key}\u0000assistant\u0000${reply}`);
+      if (request.prompt.type === "chat" && reply !== "")
+        this.router.remember(m.id, `${key}\u0000assistant\u0000${reply}`);
     } catch (e) {
-      outcome = request.signal?.aborted || abort.signal.aborted ? "aborted" : e instanceof UpstreamRefused && firstMs === null ? "refused" : "error";
+      outcome =
+        request.signal?.aborted || abort.signal.aborted
+          ? "aborted"
+          : e instanceof UpstreamRefused && firstMs === null
+            ? "refused"
+            : "error";
       if (outcome !== "aborted") {
         m.errors++;
         m.lastError = e instanceof Error ? e.message : String(e);

@@ -6,7 +6,13 @@ import { ToolCallStream } from "../tools/ToolCallStream.js";
 import { toolCallGrammar, withToolInstructions } from "../tools/llama3ToolFormat.js";
 import type { GenerationEvent, GenerationRequest, StopReason, TokenLogprob } from "../types.js";
 import { authHeaders, brokeOff, readSseData, refusalOf, upstreamFetch } from "./http.js";
-import { type Feature, type UpstreamClient, type UpstreamConfig, type UpstreamProbe, UpstreamRefused } from "./upstream.js";
+import {
+  type Feature,
+  type UpstreamClient,
+  type UpstreamConfig,
+  type UpstreamProbe,
+  UpstreamRefused,
+} from "./upstream.js";
 
 /**
  * llama.cpp's own server: everything but two of our features, with our API's rules. The
@@ -82,21 +88,47 @@ export class LlamaServerClient implements UpstreamClient {
     if (!res.ok) throw await refusalOf(url, res);
     if (!this.specials || this.contextLength === null) {
       const ids = await this.tokenizeRaw(SPECIALS_TEXT, true, signal);
-      if (ids.length !== 4) throw new Error(`${this.config.url}: not a Llama 3 vocabulary (its chat template's special tokens are missing)`);
+      if (ids.length !== 4)
+        throw new Error(
+          `${this.config.url}: not a Llama 3 vocabulary (its chat template's special tokens are missing)`,
+        );
       const [bos, startHeader, endHeader, eot] = ids as [number, number, number, number];
       this.specials = { bos, startHeader, endHeader, eot };
       const props = await fetch(this.url("/props"), { headers: this.headers, signal }).then(
-        (r) => r.json() as Promise<{ default_generation_settings?: { n_ctx?: number }; total_slots?: number; chat_template?: string; bos_token?: string; eos_token?: string }>,
+        (r) =>
+          r.json() as Promise<{
+            default_generation_settings?: { n_ctx?: number };
+            total_slots?: number;
+            chat_template?: string;
+            bos_token?: string;
+            eos_token?: string;
+          }>,
       );
       this.contextLength = props.default_generation_settings?.n_ctx ?? null;
       this.slots = props.total_slots;
-      this.info = { chatTemplate: props.chat_template ?? null, bosToken: props.bos_token ?? "<|begin_of_text|>", eosToken: props.eos_token ?? "<|eot_id|>" };
+      this.info = {
+        chatTemplate: props.chat_template ?? null,
+        bosToken: props.bos_token ?? "<|begin_of_text|>",
+        eosToken: props.eos_token ?? "<|eot_id|>",
+      };
     }
-    return { model: this.contextLength ? { contextLength: this.contextLength } : {}, sequences: this.slots, modelInfo: this.info };
+    return {
+      model: this.contextLength ? { contextLength: this.contextLength } : {},
+      sequences: this.slots,
+      modelInfo: this.info,
+    };
   }
 
-  private async tokenizeRaw(content: string | (string | number)[], parseSpecial: boolean, signal: AbortSignal): Promise<number[]> {
-    const r = await this.post<{ tokens: number[] }>("/tokenize", { content, add_special: false, parse_special: parseSpecial }, signal);
+  private async tokenizeRaw(
+    content: string | (string | number)[],
+    parseSpecial: boolean,
+    signal: AbortSignal,
+  ): Promise<number[]> {
+    const r = await this.post<{ tokens: number[] }>(
+      "/tokenize",
+      { content, add_special: false, parse_special: parseSpecial },
+      signal,
+    );
     return r.tokens;
   }
 
@@ -131,15 +163,29 @@ export class LlamaServerClient implements UpstreamClient {
     } catch (e) {
       if (!(e instanceof UnsupportedSchema)) throw e;
       const tool = /^#\/tools\/(\d+)\/parameters/.exec(e.pointer);
-      throw new EngineError("unsupported_schema", e.message, r.tools ? (tool ? `tools[${tool[1]}].parameters` : "tools") : "format.schema");
+      throw new EngineError(
+        "unsupported_schema",
+        e.message,
+        r.tools ? (tool ? `tools[${tool[1]}].parameters` : "tools") : "format.schema",
+      );
     }
   }
 
   /** `/completion`'s body for one choice: every sampler explicit (llama-server's defaults differ from ours). */
-  private async body(r: GenerationRequest, prompt: number[], choice: number, grammar: string | null, signal: AbortSignal): Promise<Record<string, unknown>> {
+  private async body(
+    r: GenerationRequest,
+    prompt: number[],
+    choice: number,
+    grammar: string | null,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     const s = r.sampling;
-    const bias: [number, number | false][] = [...(s.logitBias ?? [])].map(([t, b]) => [t, Number.isFinite(b) ? b : false]);
-    for (const text of s.bannedStrings ?? []) for (const t of await this.tokenizeRaw(text, false, signal)) bias.push([t, false]);
+    const bias: [number, number | false][] = [...(s.logitBias ?? [])].map(([t, b]) => [
+      t,
+      Number.isFinite(b) ? b : false,
+    ]);
+    for (const text of s.bannedStrings ?? [])
+      for (const t of await this.tokenizeRaw(text, false, signal)) bias.push([t, false]);
     return {
       prompt,
       stream: true,
@@ -193,7 +239,12 @@ export class LlamaServerClient implements UpstreamClient {
     // still comes before it.
     const responses = await Promise.all(
       Array.from({ length: request.choices }, async (_, i) => {
-        const res = await upstreamFetch(url, { method: "POST", headers: this.headers, body: JSON.stringify(await this.body(request, prompt, i, grammar, signal)), signal });
+        const res = await upstreamFetch(url, {
+          method: "POST",
+          headers: this.headers,
+          body: JSON.stringify(await this.body(request, prompt, i, grammar, signal)),
+          signal,
+        });
         if (!res.ok || !res.body) throw await refusalOf(url, res);
         return res.body;
       }),
@@ -238,7 +289,13 @@ export class LlamaServerClient implements UpstreamClient {
   }
 
   /** Reads one choice's stream into events; resolves with the prompt tokens llama-server reused from its cache. */
-  private async readChoice(r: GenerationRequest, choice: number, body: AsyncIterable<Uint8Array>, promptTokens: number, push: (ev: GenerationEvent) => void): Promise<number> {
+  private async readChoice(
+    r: GenerationRequest,
+    choice: number,
+    body: AsyncIterable<Uint8Array>,
+    promptTokens: number,
+    push: (ev: GenerationEvent) => void,
+  ): Promise<number> {
     const text = new TextAssembler(() => "", r.tools ? [] : r.stopSequences);
     const calls = r.tools ? new ToolCallStream() : null;
     let generated = 0;
@@ -247,15 +304,25 @@ export class LlamaServerClient implements UpstreamClient {
     const emit = (delta: string, logprobs: TokenLogprob[] | undefined) => {
       if (calls) {
         for (const e of calls.push(delta)) {
-          if (e.type === "call") push({ type: "toolCall", choice, index: e.index, id: `call_${Math.random().toString(36).slice(2, 14)}`, name: e.name, tokens: generated });
+          if (e.type === "call")
+            push({
+              type: "toolCall",
+              choice,
+              index: e.index,
+              id: `call_${Math.random().toString(36).slice(2, 14)}`,
+              name: e.name,
+              tokens: generated,
+            });
           else push({ type: "toolArguments", choice, index: e.index, text: e.text, tokens: generated });
         }
-      } else if (delta !== "" || logprobs?.length) push({ type: "text", choice, text: delta, logprobs, tokens: generated });
+      } else if (delta !== "" || logprobs?.length)
+        push({ type: "text", choice, text: delta, logprobs, tokens: generated });
     };
     for await (const data of readSseData(body)) {
       const chunk = JSON.parse(data) as CompletionChunk;
       // An error event from a live server is this generation's failure, not the server's death.
-      if (chunk.error) throw new EngineError("generation_failed", `llama-server: ${chunk.error.message ?? "error event"}`);
+      if (chunk.error)
+        throw new EngineError("generation_failed", `llama-server: ${chunk.error.message ?? "error event"}`);
       generated += chunk.tokens?.length ?? 0;
       const logprobs = r.logprobs ? chunk.completion_probabilities?.map(toLogprob) : undefined;
       if (!text.hitStop) emit(text.pushText(chunk.content ?? ""), logprobs);
@@ -266,7 +333,14 @@ export class LlamaServerClient implements UpstreamClient {
       if (chunk.stop) {
         generated = chunk.tokens_predicted ?? generated;
         cached = chunk.timings?.cache_n ?? 0;
-        reason = text.hitStop || chunk.stop_type === "word" ? "stopSequence" : chunk.stop_type === "limit" ? (r.maxTokens === undefined ? "contextFull" : "maxTokens") : "endOfGeneration";
+        reason =
+          text.hitStop || chunk.stop_type === "word"
+            ? "stopSequence"
+            : chunk.stop_type === "limit"
+              ? r.maxTokens === undefined
+                ? "contextFull"
+                : "maxTokens"
+              : "endOfGeneration";
         break;
       }
     }
@@ -284,6 +358,11 @@ function toLogprob(p: Prob): TokenLogprob {
     text: p.token,
     bytes: bytes(p.token, p.bytes),
     logprob: p.logprob,
-    top: (p.top_logprobs ?? []).map((a) => ({ token: a.id, text: a.token, bytes: bytes(a.token, a.bytes), logprob: a.logprob })),
+    top: (p.top_logprobs ?? []).map((a) => ({
+      token: a.id,
+      text: a.token,
+      bytes: bytes(a.token, a.bytes),
+      logprob: a.logprob,
+    })),
   };
 }

@@ -2,7 +2,13 @@ import { EngineError } from "../errors.js";
 import type { GenerationEvent, GenerationRequest } from "../types.js";
 import { authHeaders, brokeOff, readLines, refusalOf, streamPost, upstreamFetch } from "./http.js";
 import { NODE_PATHS, type NodeInfo, decodeEvent, encodeRequest } from "./nodeProtocol.js";
-import { ALL_FEATURES, type UpstreamClient, type UpstreamConfig, type UpstreamProbe, UpstreamRefused } from "./upstream.js";
+import {
+  ALL_FEATURES,
+  type UpstreamClient,
+  type UpstreamConfig,
+  type UpstreamProbe,
+  UpstreamRefused,
+} from "./upstream.js";
 
 /**
  * Another Lunaris node (`lunaris serve --role engine`): the same engine code behind the engine
@@ -41,7 +47,8 @@ export class LunarisNodeClient implements UpstreamClient {
     }
     if (signal.aborted) return;
     if (!started) throw new UpstreamRefused(`${url}: empty answer`, true);
-    if (ended < request.choices) throw brokeOff(this.config.url, new Error(`${ended} of ${request.choices} choices ended`));
+    if (ended < request.choices)
+      throw brokeOff(this.config.url, new Error(`${ended} of ${request.choices} choices ended`));
   }
 
   async probe(signal: AbortSignal): Promise<UpstreamProbe> {
@@ -49,12 +56,22 @@ export class LunarisNodeClient implements UpstreamClient {
     const res = await upstreamFetch(url, { headers: this.headers, signal });
     if (!res.ok) throw await refusalOf(url, res);
     const info = (await res.json()) as NodeInfo;
-    return { model: info.model, queueDepth: info.stats.queueDepth, sequences: info.stats.totalSequences, modelInfo: info.modelInfo ?? undefined };
+    return {
+      model: info.model,
+      queueDepth: info.stats.queueDepth,
+      sequences: info.stats.totalSequences,
+      modelInfo: info.modelInfo ?? undefined,
+    };
   }
 
   private async post<T>(path: string, body: unknown): Promise<T> {
     const url = this.url(path);
-    const res = await upstreamFetch(url, { method: "POST", headers: this.headers, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    const res = await upstreamFetch(url, {
+      method: "POST",
+      headers: this.headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
     if (!res.ok) throw await refusalOf(url, res);
     return (await res.json()) as T;
   }

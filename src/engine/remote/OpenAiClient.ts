@@ -10,9 +10,23 @@ import type { Feature, UpstreamClient, UpstreamConfig, UpstreamProbe } from "./u
  * XTC, banned strings, min_tokens, ignore_eos, echo) are not sent; the gateway names them in
  * `x-lunaris-ignored-params` when such an upstream is the only one left to serve a request.
  */
-const FEATURES: ReadonlySet<Feature> = new Set<Feature>(["minP", "topK", "repetitionPenalty", "logitBias", "grammar", "toolsAuto", "logprobs", "tokenPrompt"]);
+const FEATURES: ReadonlySet<Feature> = new Set<Feature>([
+  "minP",
+  "topK",
+  "repetitionPenalty",
+  "logitBias",
+  "grammar",
+  "toolsAuto",
+  "logprobs",
+  "tokenPrompt",
+]);
 
-const FINISH: Record<string, StopReason> = { stop: "stopSequence", length: "maxTokens", tool_calls: "toolCalls", function_call: "toolCalls" };
+const FINISH: Record<string, StopReason> = {
+  stop: "stopSequence",
+  length: "maxTokens",
+  tool_calls: "toolCalls",
+  function_call: "toolCalls",
+};
 
 interface ChunkChoice {
   index: number;
@@ -22,7 +36,14 @@ interface ChunkChoice {
   };
   text?: string;
   logprobs?: {
-    content?: { token: string; logprob: number; bytes?: number[] | null; top_logprobs?: { token: string; logprob: number; bytes?: number[] | null }[] }[] | null;
+    content?:
+      | {
+          token: string;
+          logprob: number;
+          bytes?: number[] | null;
+          top_logprobs?: { token: string; logprob: number; bytes?: number[] | null }[];
+        }[]
+      | null;
     tokens?: string[];
     token_logprobs?: (number | null)[];
     top_logprobs?: Record<string, number>[] | null;
@@ -32,7 +53,11 @@ interface ChunkChoice {
 
 interface Chunk {
   choices?: ChunkChoice[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null } | null;
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    prompt_tokens_details?: { cached_tokens?: number } | null;
+  } | null;
   error?: { message?: string };
 }
 
@@ -44,7 +69,15 @@ function toMessages(messages: readonly ChatMessage[]): unknown[] {
   return messages.map((m) => {
     if (m.role === "assistant" && m.toolCalls?.length) {
       pending.push(...m.toolCalls.map((t) => t.id));
-      return { role: "assistant", content: m.content || null, tool_calls: m.toolCalls.map((t) => ({ id: t.id, type: "function", function: { name: t.name, arguments: t.arguments } })) };
+      return {
+        role: "assistant",
+        content: m.content || null,
+        tool_calls: m.toolCalls.map((t) => ({
+          id: t.id,
+          type: "function",
+          function: { name: t.name, arguments: t.arguments },
+        })),
+      };
     }
     if (m.role === "tool") return { role: "tool", content: m.content, tool_call_id: pending.shift() ?? "call_0" };
     return { role: m.role, content: m.content };
@@ -70,7 +103,10 @@ export function toOpenAiBody(r: GenerationRequest, model: string): { path: strin
   };
   if (r.maxTokens !== undefined) body.max_tokens = r.maxTokens;
   if (r.stopSequences.length > 0) body.stop = r.stopSequences;
-  if (s.logitBias?.size) body.logit_bias = Object.fromEntries([...s.logitBias].map(([t, b]) => [String(t), Math.max(-100, Math.min(100, b))]));
+  if (s.logitBias?.size)
+    body.logit_bias = Object.fromEntries(
+      [...s.logitBias].map(([t, b]) => [String(t), Math.max(-100, Math.min(100, b))]),
+    );
   if (r.prompt.type !== "chat") {
     body.prompt = r.prompt.type === "text" ? r.prompt.text : r.prompt.tokens;
     if (r.logprobs) body.logprobs = r.logprobs.top;
@@ -79,9 +115,16 @@ export function toOpenAiBody(r: GenerationRequest, model: string): { path: strin
   body.messages = toMessages(r.prompt.messages);
   if (r.logprobs) Object.assign(body, { logprobs: true, top_logprobs: r.logprobs.top });
   if (r.format?.type === "jsonObject") body.response_format = { type: "json_object" };
-  if (r.format?.type === "jsonSchema") body.response_format = { type: "json_schema", json_schema: { name: "output", schema: r.format.schema, strict: true } };
+  if (r.format?.type === "jsonSchema")
+    body.response_format = {
+      type: "json_schema",
+      json_schema: { name: "output", schema: r.format.schema, strict: true },
+    };
   if (r.tools) {
-    body.tools = r.tools.tools.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.parameters } }));
+    body.tools = r.tools.tools.map((t) => ({
+      type: "function",
+      function: { name: t.name, description: t.description, parameters: t.parameters },
+    }));
     const c = r.tools.choice;
     body.tool_choice = c.type === "function" ? { type: "function", function: { name: c.name } } : c.type;
     body.parallel_tool_calls = r.tools.parallel;
@@ -98,7 +141,12 @@ function logprobsOf(c: ChunkChoice): TokenLogprob[] | undefined {
       text: t.token,
       bytes: bytesOf(t.token, t.bytes),
       logprob: t.logprob,
-      top: (t.top_logprobs ?? []).map((a) => ({ token: -1, text: a.token, bytes: bytesOf(a.token, a.bytes), logprob: a.logprob })),
+      top: (t.top_logprobs ?? []).map((a) => ({
+        token: -1,
+        text: a.token,
+        bytes: bytesOf(a.token, a.bytes),
+        logprob: a.logprob,
+      })),
     }));
   }
   return (lp.tokens ?? []).map((text, i) => ({
@@ -106,7 +154,12 @@ function logprobsOf(c: ChunkChoice): TokenLogprob[] | undefined {
     text,
     bytes: bytesOf(text),
     logprob: lp.token_logprobs?.[i] ?? 0,
-    top: Object.entries(lp.top_logprobs?.[i] ?? {}).map(([t, logprob]) => ({ token: -1, text: t, bytes: bytesOf(t), logprob })),
+    top: Object.entries(lp.top_logprobs?.[i] ?? {}).map(([t, logprob]) => ({
+      token: -1,
+      text: t,
+      bytes: bytesOf(t),
+      logprob,
+    })),
   }));
 }
 
@@ -129,7 +182,9 @@ export class OpenAiClient implements UpstreamClient {
     const url = this.url("/models");
     const res = await upstreamFetch(url, { headers: this.headers, signal });
     if (!res.ok) throw await refusalOf(url, res);
-    const list = (await res.json()) as { data?: { id: string; context_length?: number; max_model_len?: number; meta?: { n_ctx_train?: number } }[] };
+    const list = (await res.json()) as {
+      data?: { id: string; context_length?: number; max_model_len?: number; meta?: { n_ctx_train?: number } }[];
+    };
     const listed = list.data ?? [];
     const model = listed.find((m) => m.id === this.config.model) ?? listed[0];
     if (!model) throw new Error(`${url}: serves no model`);
@@ -153,7 +208,8 @@ export class OpenAiClient implements UpstreamClient {
       for await (const data of readSseData(res.body)) {
         const chunk = JSON.parse(data) as Chunk;
         // An error event from a live server is this generation's failure, not the server's death.
-        if (chunk.error) throw new EngineError("generation_failed", `upstream: ${chunk.error.message ?? "error event"}`);
+        if (chunk.error)
+          throw new EngineError("generation_failed", `upstream: ${chunk.error.message ?? "error event"}`);
         if (chunk.usage) usage = chunk.usage;
         for (const c of chunk.choices ?? []) {
           const choice = c.index;
@@ -168,9 +224,16 @@ export class OpenAiClient implements UpstreamClient {
             const seen = calls[choice] as Set<number>;
             if (!seen.has(t.index)) {
               seen.add(t.index);
-              yield { type: "toolCall", choice, index: t.index, id: t.id ?? `call_${choice}_${t.index}`, name: t.function?.name ?? "" };
+              yield {
+                type: "toolCall",
+                choice,
+                index: t.index,
+                id: t.id ?? `call_${choice}_${t.index}`,
+                name: t.function?.name ?? "",
+              };
             }
-            if (t.function?.arguments) yield { type: "toolArguments", choice, index: t.index, text: t.function.arguments };
+            if (t.function?.arguments)
+              yield { type: "toolArguments", choice, index: t.index, text: t.function.arguments };
           }
           if (c.finish_reason) ended.push({ choice, reason: FINISH[c.finish_reason] ?? "endOfGeneration" });
         }
@@ -180,20 +243,28 @@ export class OpenAiClient implements UpstreamClient {
       throw brokeOff(this.config.url, e);
     }
     if (ended.length < n) throw brokeOff(this.config.url, new Error(`${ended.length} of ${n} choices finished`));
-    // Usage is the request's total; each choice is billed its chunks, the last one the rest.
-    const total = usage?.completion_tokens ?? chunks.reduce((a, b) => a + b, 0);
-    let billed = 0;
-    for (const [k, e] of ended.entries()) {
-      const own = k === ended.length - 1 ? Math.max(0, total - billed) : (chunks[e.choice] ?? 0);
-      billed += own;
-      yield {
-        type: "end",
-        choice: e.choice,
-        reason: e.reason,
-        completionTokens: own,
-        promptTokens: usage?.prompt_tokens,
-        cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
-      };
-    }
+    yield* billedEnds(ended, chunks, usage);
+  }
+}
+
+/** The choices' ends, with usage (the request's total) split: each choice its chunks, the last one the rest. */
+function* billedEnds(
+  ended: readonly { choice: number; reason: StopReason }[],
+  chunks: readonly number[],
+  usage: Chunk["usage"],
+): Generator<GenerationEvent> {
+  const total = usage?.completion_tokens ?? chunks.reduce((a, b) => a + b, 0);
+  let billed = 0;
+  for (const [k, e] of ended.entries()) {
+    const own = k === ended.length - 1 ? Math.max(0, total - billed) : (chunks[e.choice] ?? 0);
+    billed += own;
+    yield {
+      type: "end",
+      choice: e.choice,
+      reason: e.reason,
+      completionTokens: own,
+      promptTokens: usage?.prompt_tokens,
+      cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+    };
   }
 }

@@ -72,7 +72,8 @@ export class PrefixRouter {
   /** Picks among the candidates (at least one) for a prompt's routing key. */
   choose(key: string, candidates: readonly Candidate[]): Route {
     const load = (c: Candidate) => c.inFlight / c.weight;
-    if (this.options.policy === "round-robin") return { index: this.turn++ % candidates.length, matchedBlocks: 0, totalBlocks: 0 };
+    if (this.options.policy === "round-robin")
+      return { index: this.turn++ % candidates.length, matchedBlocks: 0, totalBlocks: 0 };
     const least = this.leastLoaded(candidates);
     if (this.options.policy === "least-loaded") return { index: least, matchedBlocks: 0, totalBlocks: 0 };
     const hashes = blockHashes(key, this.options.blockChars);
@@ -92,7 +93,11 @@ export class PrefixRouter {
       const overloaded = l - minLoad >= this.options.balanceAbs && l >= this.options.balanceRel * minLoad;
       if (!overloaded) return { index: best, matchedBlocks: bestMatch, totalBlocks: hashes.length };
     }
-    return { index: least, matchedBlocks: best === least ? bestMatch : this.matched((candidates[least] as Candidate).id, hashes), totalBlocks: hashes.length };
+    return {
+      index: least,
+      matchedBlocks: best === least ? bestMatch : this.matched((candidates[least] as Candidate).id, hashes),
+      totalBlocks: hashes.length,
+    };
   }
 
   /** Records that `id` now holds the prompt (or prompt and reply) `key`. */

@@ -38,13 +38,23 @@ export interface StreamedResponse {
  * request it costs a fraction of fetch's (no WHATWG Request, Headers and stream objects), which
  * is most of what a gateway adds in front of a node. Failures to connect are UpstreamRefused.
  */
-export function streamPost(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<StreamedResponse> {
+export function streamPost(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  signal: AbortSignal,
+): Promise<StreamedResponse> {
   const u = new URL(url);
   const lib = u.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
     const req = lib.request(
       u,
-      { method: "POST", agent: u.protocol === "https:" ? agents.https : agents.http, headers: { ...headers, "content-length": Buffer.byteLength(body) }, signal },
+      {
+        method: "POST",
+        agent: u.protocol === "https:" ? agents.https : agents.http,
+        headers: { ...headers, "content-length": Buffer.byteLength(body) },
+        signal,
+      },
       (res) => {
         const text = async () => {
           const parts: Buffer[] = [];
@@ -84,11 +94,20 @@ export async function refusalOf(url: string, res: Response | StreamedResponse): 
     // not JSON: the status says enough
   }
   const err = typeof body.error === "object" ? body.error : undefined;
-  const message = String(err?.message ?? (typeof body.error === "string" ? body.error : undefined) ?? body.message ?? (text.slice(0, 200) || `HTTP ${res.status}`));
+  const message = String(
+    err?.message ??
+      (typeof body.error === "string" ? body.error : undefined) ??
+      body.message ??
+      (text.slice(0, 200) || `HTTP ${res.status}`),
+  );
   const retryAfter = Number("header" in res ? res.header("retry-after") : res.headers.get("retry-after"));
   if (res.status === 429 || res.status >= 500 || res.status === 401 || res.status === 403 || res.status === 404) {
     // 429: busy, not broken; everything else sits out until its health check passes.
-    return new UpstreamRefused(`${url}: ${res.status} ${message}`, res.status !== 429, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null);
+    return new UpstreamRefused(
+      `${url}: ${res.status} ${message}`,
+      res.status !== 429,
+      Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+    );
   }
   const code = isEngineErrorCode(err?.code) ? err.code : "unsupported_parameter";
   const param = typeof err?.param === "string" ? err.param : null;

@@ -94,7 +94,12 @@ const requestSchema = z.object({
       parallel: z.boolean(),
     })
     .optional(),
-  format: z.union([z.object({ type: z.literal("jsonObject") }), z.object({ type: z.literal("jsonSchema"), schema: z.unknown() })]).optional(),
+  format: z
+    .union([
+      z.object({ type: z.literal("jsonObject") }),
+      z.object({ type: z.literal("jsonSchema"), schema: z.unknown() }),
+    ])
+    .optional(),
   logprobs: z.object({ top: z.number().int().min(0).max(20) }).optional(),
   reproducible: z.boolean().optional(),
   promptLogprobs: z.boolean().optional(),
@@ -112,7 +117,11 @@ export function decodeRequest(body: unknown): GenerationRequest {
   const r = requestSchema.safeParse(body);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new EngineError("unsupported_parameter", `Malformed engine request at ${issue?.path.join(".")}: ${issue?.message}`, issue?.path.join(".") ?? null);
+    throw new EngineError(
+      "unsupported_parameter",
+      `Malformed engine request at ${issue?.path.join(".")}: ${issue?.message}`,
+      issue?.path.join(".") ?? null,
+    );
   }
   const { sampling, ...rest } = r.data;
   return {
@@ -139,7 +148,9 @@ export function encodeEvent(ev: GenerationEvent | ErrorLine): string {
 
 export function decodeEvent(line: string): GenerationEvent | ErrorLine {
   if (!line.includes('"logprob')) return JSON.parse(line) as GenerationEvent | ErrorLine;
-  return JSON.parse(line, (key, v: unknown) => (key === "logprob" && v === NEG_INF ? Number.NEGATIVE_INFINITY : v)) as GenerationEvent | ErrorLine;
+  return JSON.parse(line, (key, v: unknown) => (key === "logprob" && v === NEG_INF ? Number.NEGATIVE_INFINITY : v)) as
+    | GenerationEvent
+    | ErrorLine;
 }
 
 /** An error as a node reports it: before the stream in the body, after it as the last line. */

@@ -1,5 +1,7 @@
 /** What the reader found in a new piece of a tool-call reply. */
-export type ToolCallEvent = { type: "call"; index: number; name: string } | { type: "arguments"; index: number; text: string };
+export type ToolCallEvent =
+  | { type: "call"; index: number; name: string }
+  | { type: "arguments"; index: number; text: string };
 
 interface Value {
   owner: "name" | "arguments" | "other";
@@ -86,7 +88,8 @@ export class ToolCallStream {
   }
 
   private openValue(at: number): void {
-    const owner = this.key === "name" ? "name" : this.key === "parameters" || this.key === "arguments" ? "arguments" : "other";
+    const owner =
+      this.key === "name" ? "name" : this.key === "parameters" || this.key === "arguments" ? "arguments" : "other";
     this.value = { owner, start: at, end: null };
     if (owner === "arguments") this.args = { start: at, end: null, emitted: at };
     this.expect = "afterValue";

@@ -37,7 +37,11 @@ export function toolInstructions(req: ToolsRequest): string {
     "Function results come back in ipython messages.",
     "",
     ...req.tools.map((t) =>
-      JSON.stringify({ name: t.name, ...(t.description ? { description: t.description } : {}), parameters: parametersOf(t) }),
+      JSON.stringify({
+        name: t.name,
+        ...(t.description ? { description: t.description } : {}),
+        parameters: parametersOf(t),
+      }),
     ),
   ];
   return lines.join("\n");
@@ -53,7 +57,9 @@ export function withToolInstructions(messages: readonly ChatMessage[], req: Tool
 
 /** Calls from history, written exactly as the model is asked to write them. */
 export function toolCallsText(calls: readonly ToolCall[]): string {
-  return calls.map((c) => `{"name": ${JSON.stringify(c.name)}, "parameters": ${c.arguments.trim() || "{}"}}`).join("\n");
+  return calls
+    .map((c) => `{"name": ${JSON.stringify(c.name)}, "parameters": ${c.arguments.trim() || "{}"}}`)
+    .join("\n");
 }
 
 /**
@@ -66,7 +72,10 @@ export function toolCallGrammar(req: ToolsRequest): string {
 
 function buildToolCallGrammar(req: ToolsRequest): string {
   const { rules, add } = schemaRules();
-  const tools = req.choice.type === "function" ? req.tools.filter((t) => t.name === (req.choice as { name: string }).name) : req.tools;
+  const tools =
+    req.choice.type === "function"
+      ? req.tools.filter((t) => t.name === (req.choice as { name: string }).name)
+      : req.tools;
   const ws = rules.add("ws", `| " " | "\\n" [ \\t]{0,20}`);
   const calls = tools.map((t, i) => {
     const params = add(parametersOf(t), `#/tools/${i}/parameters`, `${t.name}-parameters`);

@@ -137,7 +137,12 @@ export function writeGguf(
     head.str(key);
     writeValue(head, value);
   }
-  const sizes = tensors.map((t) => tensorByteSize(t.type, t.dims.reduce((a, d) => a * d, 1)));
+  const sizes = tensors.map((t) =>
+    tensorByteSize(
+      t.type,
+      t.dims.reduce((a, d) => a * d, 1),
+    ),
+  );
   let offset = 0;
   tensors.forEach((t, i) => {
     head.str(t.name);

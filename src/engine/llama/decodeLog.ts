@@ -1,4 +1,4 @@
-import type { Engine } from "../../src/engine/types.js";
+import type { Engine } from "../types.js";
 
 /** One llama_decode, as seen from node-llama-cpp's native context. */
 export interface DecodeRecord {
@@ -28,7 +28,8 @@ export function logDecodes(engine: Engine): DecodeRecord[] {
   const init = bound("initBatch");
   const add = bound("addToBatch");
   const decode = bound("decodeBatch");
-  const patch = (name: string, fn: (...a: unknown[]) => unknown) => Object.defineProperty(native, name, { value: fn, configurable: true, writable: true });
+  const patch = (name: string, fn: (...a: unknown[]) => unknown) =>
+    Object.defineProperty(native, name, { value: fn, configurable: true, writable: true });
   patch("initBatch", (...a: unknown[]) => {
     log.push({ decodeSeqs: [], tokens: a[0] as number, startedAt: 0, endedAt: null });
     return init(...a);
