@@ -11,10 +11,10 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { ensureLlamaCppTools } from "./llamaCppBuild.js";
-import { partialUtf8Tokens } from "./partialUtf8.js";
-import { type BenchServer, inTurn, startLlamaServer, startLunaris } from "./servers.js";
-import { banTokens, concurrent } from "./workloads.js";
+import { ensureLlamaCppTools } from "../llamaCppBuild.js";
+import { partialUtf8Tokens } from "../partialUtf8.js";
+import { type BenchServer, inTurn, startLlamaServer, startLunaris } from "../servers.js";
+import { banTokens, concurrent } from "../workloads.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -17,10 +17,10 @@ import { existsSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { type DecodeRecord, logDecodes } from "../src/engine/llama/decodeLog.js";
-import { tinyModelPath } from "../src/model/tinyModel.js";
-import { startInProcess } from "./servers.js";
-import { MultiTurnChat, percentile, randomWords, streamChat } from "./workloads.js";
+import { type DecodeRecord, logDecodes } from "../../src/engine/llama/decodeLog.js";
+import { tinyModelPath } from "../../src/model/tinyModel.js";
+import { startInProcess } from "../servers.js";
+import { MultiTurnChat, percentile, randomWords, streamChat } from "../workloads.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

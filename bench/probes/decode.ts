@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/decode.ts [model.gguf] [--sequences 4]`
+ * `node --import tsx bench/probes/decode.ts [model.gguf] [--sequences 4]`
  *
  * Native decode time per token, our engine build (scripts/build-engine.mjs: persistent thread
  * pool) against node-llama-cpp's prebuilt binaries, each in its own process: one stream, 40
@@ -12,8 +12,8 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { getLlama, type Token } from "node-llama-cpp";
-import { ENGINE_BUILD_CMAKE_OPTIONS } from "../src/engine/llama/LlamaEngine.js";
-import { tinyModelPath } from "../src/model/tinyModel.js";
+import { ENGINE_BUILD_CMAKE_OPTIONS } from "../../src/engine/llama/LlamaEngine.js";
+import { tinyModelPath } from "../../src/model/tinyModel.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -72,7 +72,7 @@ if (values.binary === "local" || values.binary === "prebuilt") {
     for (const binary of ["local", "prebuilt"] as const) {
       const out = execFileSync(
         process.execPath,
-        ["--import", "tsx", "bench/decode.ts", model, "--sequences", String(values.sequences), "--binary", binary],
+        ["--import", "tsx", "bench/probes/decode.ts", model, "--sequences", String(values.sequences), "--binary", binary],
         {
           encoding: "utf8",
           stdio: ["ignore", "pipe", "ignore"],

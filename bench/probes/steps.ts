@@ -16,9 +16,9 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
-import { LlamaEngine } from "../src/engine/llama/LlamaEngine.js";
-import type { GenerationRequest } from "../src/engine/types.js";
-import { tinyModelPath } from "../src/model/tinyModel.js";
+import { LlamaEngine } from "../../src/engine/llama/LlamaEngine.js";
+import type { GenerationRequest } from "../../src/engine/types.js";
+import { tinyModelPath } from "../../src/model/tinyModel.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -10,15 +10,15 @@
  * of the engine (`withoutDecode`: the prompt is still rendered and tokenized): the same four
  * ways then time the server's own work with warm caches and idle cores.
  */
-import type { LlamaEngine } from "../src/engine/llama/LlamaEngine.js";
+import type { LlamaEngine } from "../../src/engine/llama/LlamaEngine.js";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { directCall, interleaved, oneTokenClient, startFloor, withoutDecode } from "./overhead.js";
-import { startInProcess } from "./servers.js";
-import { tinyModelPath } from "../src/model/tinyModel.js";
-import { percentile } from "./workloads.js";
+import { directCall, interleaved, oneTokenClient, startFloor, withoutDecode } from "../overhead.js";
+import { startInProcess } from "../servers.js";
+import { tinyModelPath } from "../../src/model/tinyModel.js";
+import { percentile } from "../workloads.js";
 
 const { values } = parseArgs({
   options: {

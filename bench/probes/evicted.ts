@@ -10,8 +10,8 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { startLunaris } from "./servers.js";
-import { randomWords, streamChat } from "./workloads.js";
+import { startLunaris } from "../servers.js";
+import { randomWords, streamChat } from "../workloads.js";
 
 const { values: args } = parseArgs({
   options: {

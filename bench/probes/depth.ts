@@ -11,8 +11,8 @@ import { existsSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { getLlama, type Token } from "node-llama-cpp";
-import { ENGINE_BUILD_CMAKE_OPTIONS } from "../src/engine/llama/LlamaEngine.js";
-import { tinyModelPath } from "../src/model/tinyModel.js";
+import { ENGINE_BUILD_CMAKE_OPTIONS } from "../../src/engine/llama/LlamaEngine.js";
+import { tinyModelPath } from "../../src/model/tinyModel.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
