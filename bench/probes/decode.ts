@@ -72,7 +72,16 @@ if (values.binary === "local" || values.binary === "prebuilt") {
     for (const binary of ["local", "prebuilt"] as const) {
       const out = execFileSync(
         process.execPath,
-        ["--import", "tsx", "bench/probes/decode.ts", model, "--sequences", String(values.sequences), "--binary", binary],
+        [
+          "--import",
+          "tsx",
+          "bench/probes/decode.ts",
+          model,
+          "--sequences",
+          String(values.sequences),
+          "--binary",
+          binary,
+        ],
         {
           encoding: "utf8",
           stdio: ["ignore", "pipe", "ignore"],
