@@ -37,7 +37,7 @@ export interface PrefixStoreStats {
  * The copy is what the request that takes the sequence waits for, and it holds the context, so
  * every other stream waits too. The 577-token state of the 8B shape (72 MiB) took 78-252 ms to
  * copy into fresh memory on a 2-core VM, most of it the kernel clearing new pages, and 142-211
- * ms to write to a file; loading it back 6-7 ms (README, "Serving options"). Files remain the
+ * ms to write to a file; loading it back 6-7 ms (docs/engine.md, "Prefix store"). Files remain the
  * fallback where the addon lacks the in-memory copy (no local engine build).
  */
 export class PrefixStore {

@@ -47,7 +47,7 @@ const MAX_GATHER_TURNS = 4;
  * Continuous batching over the sequences of one llama.cpp context.
  *
  * node-llama-cpp packs every decode request queued on the context into one `llama_decode`,
- * but independent per-request loops drift apart and rarely share a batch (ENGINE-NOTES §1a:
+ * but independent per-request loops drift apart and rarely share a batch (docs/engine.md, "Scheduling":
  * two free-running streams never batched). So one loop steps every decoding generation
  * together: issue all steps in the same tick, wait for all, repeat. New requests join at the
  * next step. A prompt is read in chunks that fill what the generating streams leave of the

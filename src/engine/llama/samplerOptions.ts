@@ -62,7 +62,7 @@ export function samplerOptions(
 
 /**
  * node-llama-cpp's `TokenBias.set()` silently skips end-of-generation tokens, so biases go into
- * its private map directly (ENGINE-NOTES §1b): the only way to ban or boost <|eot_id|>. The one
+ * its private map directly (docs/engine.md, "Token bias"): the only way to ban or boost <|eot_id|>. The one
  * reach into node-llama-cpp's internals, named here.
  */
 function privateBiasMap(b: TokenBias): Map<Token, number> {
