@@ -2,7 +2,7 @@
 // patches applied (patches/node-llama-cpp+*.patch, by patch-package at install): a persistent CPU
 // thread pool attached to each context, as llama.cpp's own server does. The prebuilt binaries
 // start and join their worker threads on every llama_decode, which costs 5-10 ms per decode on
-// a small VM (README, "Engine build"). OpenMP is off so that the pool is what runs.
+// a small VM (docs/engine.md, "Engine build"). OpenMP is off so that the pool is what runs.
 //
 // Runs once (a marker records the patch it was built with); skipped with LUNARIS_ENGINE_BUILD=off,
 // without cmake or a C++ compiler, or off Linux/macOS. A failed build is removed, and the server
@@ -50,7 +50,7 @@ export function buildEngine() {
   if (existsSync(marker) && readFileSync(marker, "utf8") === JSON.stringify(want)) return;
   if (!has("cmake") || !(has("c++") || has("g++") || has("clang++"))) {
     say(
-      "cmake or a C++ compiler is missing: using node-llama-cpp's prebuilt binaries (slower per token; see the README).",
+      "cmake or a C++ compiler is missing: using node-llama-cpp's prebuilt binaries (slower per token; see docs/engine.md).",
     );
     return;
   }
