@@ -230,3 +230,27 @@ describe("the route table", () => {
     assert.deepEqual(openApiDocument(ROUTES), doc);
   });
 });
+
+describe("per-key limits, on an injected clock", () => {
+  it("trips requests per minute with OpenAI's headers, and recovers the next minute", async () => {
+    let now = Date.UTC(2026, 11, 5, 12, 0, 0);
+    const limited = await scriptedApp({ adminKeys: ["sk-admin"], now: () => now });
+    const created = await limited.app.request("/v1/admin/keys", {
+      method: "POST",
+      headers: { authorization: "Bearer sk-admin", "content-type": "application/json" },
+      body: JSON.stringify({ name: "two a minute", rpm: 2 }),
+    });
+    const key: Json = await created.json();
+    const ask = () => limited.post("/v1/chat/completions", chat(), { authorization: `Bearer ${key.secret}` });
+    assert.equal((await ask()).status, 200);
+    const second = await ask();
+    assert.equal(second.headers.get("x-ratelimit-remaining-requests"), "0");
+    const third = await ask();
+    assert.equal(third.status, 429);
+    assert.equal(((await third.json()) as Json).error.code, "rate_limit_exceeded");
+    assert.ok(Number(third.headers.get("retry-after")) > 0);
+    now += 60_000;
+    assert.equal((await ask()).status, 200);
+    await limited.close();
+  });
+});

@@ -61,13 +61,14 @@ export class ScriptedEngine implements Engine {
 
 /** The HTTP app in process (`app.request`), over a scripted engine and a fresh SQLite ledger. */
 export async function scriptedApp(
-  o: { apiKeys?: string[]; adminKeys?: string[]; requestTimeoutMs?: number; sseKeepAliveMs?: number } = {},
+  o: { apiKeys?: string[]; adminKeys?: string[]; requestTimeoutMs?: number; sseKeepAliveMs?: number; now?: () => number } = {},
 ) {
   const engine = new ScriptedEngine();
   const store = await openStore(undefined, mkdtempSync(path.join(os.tmpdir(), "lunaris-api-")));
   const accounting = new Accounting(store, {
     envKeys: new KeyRing(o.apiKeys ?? []),
     adminKeys: new KeyRing(o.adminKeys ?? [], "admin"),
+    now: o.now,
   });
   await accounting.start(true);
   const served = [LUNARIS.id];
