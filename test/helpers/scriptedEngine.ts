@@ -61,7 +61,13 @@ export class ScriptedEngine implements Engine {
 
 /** The HTTP app in process (`app.request`), over a scripted engine and a fresh SQLite ledger. */
 export async function scriptedApp(
-  o: { apiKeys?: string[]; adminKeys?: string[]; requestTimeoutMs?: number; sseKeepAliveMs?: number; now?: () => number } = {},
+  o: {
+    apiKeys?: string[];
+    adminKeys?: string[];
+    requestTimeoutMs?: number;
+    sseKeepAliveMs?: number;
+    now?: () => number;
+  } = {},
 ) {
   const engine = new ScriptedEngine();
   const store = await openStore(undefined, mkdtempSync(path.join(os.tmpdir(), "lunaris-api-")));
