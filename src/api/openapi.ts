@@ -48,6 +48,7 @@ const ERROR_STATUSES: Record<string, string> = {
   "401": "Missing or invalid API key",
   "403": "Not an admin key",
   "404": "Unknown model, key or route",
+  "413": "Request body over 16 MiB",
   "429": "Rate limit, budget or queue full",
   "500": "Server error",
   "503": "Loading, queue timeout, or no upstream available",
@@ -61,6 +62,7 @@ function operation(r: Route): Record<string, unknown> {
   const ref = { $ref: "#/components/schemas/Error" };
   const errors = Object.fromEntries(
     Object.entries(ERROR_STATUSES)
+      // Public routes read no body and need no key; the rest can fail every way.
       .filter(([status]) => r.access !== "public" || status === "503")
       .map(([status, description]) => [status, { description, content: { "application/json": { schema: ref } } }]),
   );
