@@ -15,12 +15,12 @@ import { hasNvidiaGpu, missingCudaLibraries } from "./cudaCheck.js";
 import { EngineError, contextOverflow } from "../errors.js";
 import { EventChannel } from "../EventChannel.js";
 import type { ChoiceJob, OutputMode } from "./Generation.js";
-import { UnsupportedSchema, jsonObjectGbnf, jsonSchemaToGbnf } from "../grammar/jsonSchemaToGbnf.js";
 import { PrefixStore } from "./PrefixStore.js";
 import { Scheduler } from "./Scheduler.js";
 import { TokenBytes } from "../tokenBytes.js";
 import { Utf8Vocabulary } from "../grammar/utf8Guard.js";
-import { toolCallGrammar, withToolInstructions } from "../tools/llama3ToolFormat.js";
+import { withToolInstructions } from "../tools/llama3ToolFormat.js";
+import { outputGrammar } from "../outputGrammar.js";
 import type {
   ChatMessage,
   Engine,
@@ -279,25 +279,6 @@ export class LlamaEngine implements Engine {
     return g;
   }
 
-  /** The GBNF for a request's output, or an `unsupported_schema` error naming the schema's place. */
-  private outputGrammar(request: GenerationRequest): string | null {
-    const { tools, format } = request;
-    try {
-      if (tools) return toolCallGrammar(tools);
-      if (format?.type === "jsonObject") return jsonObjectGbnf();
-      if (format?.type === "jsonSchema") return jsonSchemaToGbnf(format.schema);
-      return null;
-    } catch (e) {
-      if (!(e instanceof UnsupportedSchema)) throw e;
-      const tool = /^#\/tools\/(\d+)\/parameters/.exec(e.pointer);
-      throw new EngineError(
-        "unsupported_schema",
-        e.message,
-        tools ? (tool ? `tools[${tool[1]}].parameters` : "tools") : "format.schema",
-      );
-    }
-  }
-
   private async outputMode(request: GenerationRequest, gbnf: string): Promise<OutputMode> {
     const grammar = await this.grammar(gbnf);
     if (request.tools) return { kind: "tools", grammar, utf8: this.utf8(), lazy: request.tools.choice.type === "auto" };
@@ -316,7 +297,7 @@ export class LlamaEngine implements Engine {
   // eslint-disable-next-line max-lines-per-function -- one closure over the request's channel and its start/early state; split, those would travel as eight parameters
   generate(request: GenerationRequest): AsyncIterable<GenerationEvent> {
     const { ids: prompt, addedBos } = this.promptTokens(request.prompt, request.tools);
-    const gbnf = this.outputGrammar(request);
+    const gbnf = outputGrammar(request);
     const sampling = this.withBannedStrings(request.sampling);
     const limit = this.context.contextSize;
     const left = limit - prompt.length;

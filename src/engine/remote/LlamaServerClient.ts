@@ -1,9 +1,9 @@
 import { type Llama3Specials, renderLlama3Pieces } from "../chatPrompt.js";
 import { EngineError, contextOverflow } from "../errors.js";
-import { UnsupportedSchema, jsonObjectGbnf, jsonSchemaToGbnf } from "../grammar/jsonSchemaToGbnf.js";
+import { outputGrammar } from "../outputGrammar.js";
 import { TextAssembler } from "../TextAssembler.js";
 import { ToolCallStream } from "../tools/ToolCallStream.js";
-import { toolCallGrammar, withToolInstructions } from "../tools/llama3ToolFormat.js";
+import { withToolInstructions } from "../tools/llama3ToolFormat.js";
 import type { GenerationEvent, GenerationRequest, StopReason, TokenLogprob } from "../types.js";
 import { authHeaders, brokeOff, readSseData, refusalOf, upstreamFetch } from "./http.js";
 import {
@@ -154,23 +154,6 @@ export class LlamaServerClient implements UpstreamClient {
     return ids[0] === sp.bos ? ids : [sp.bos, ...ids];
   }
 
-  private grammar(r: GenerationRequest): string | null {
-    try {
-      if (r.tools) return toolCallGrammar(r.tools);
-      if (r.format?.type === "jsonObject") return jsonObjectGbnf();
-      if (r.format?.type === "jsonSchema") return jsonSchemaToGbnf(r.format.schema);
-      return null;
-    } catch (e) {
-      if (!(e instanceof UnsupportedSchema)) throw e;
-      const tool = /^#\/tools\/(\d+)\/parameters/.exec(e.pointer);
-      throw new EngineError(
-        "unsupported_schema",
-        e.message,
-        r.tools ? (tool ? `tools[${tool[1]}].parameters` : "tools") : "format.schema",
-      );
-    }
-  }
-
   /** `/completion`'s body for one choice: every sampler explicit (llama-server's defaults differ from ours). */
   private async body(
     r: GenerationRequest,
@@ -229,7 +212,7 @@ export class LlamaServerClient implements UpstreamClient {
   }
 
   async *generate(request: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
-    const grammar = this.grammar(request);
+    const grammar = outputGrammar(request);
     const prompt = await this.promptIds(request, signal);
     if (this.contextLength !== null && prompt.length + (request.maxTokens ?? 1) > this.contextLength) {
       throw contextOverflow(this.contextLength, prompt.length + (request.maxTokens ?? 1), prompt.length);
