@@ -9,6 +9,16 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
  * read llama-server's `:` keep-alive as JSON and counted the stream as failed.
  */
 export async function* readSse<T>(body: AsyncIterable<Uint8Array>): AsyncGenerator<T> {
+  for await (const data of readSseData(body)) {
+    const event: unknown = JSON.parse(data);
+    const error = (event as { error?: { message?: string } }).error;
+    if (error) throw new Error(error.message ?? "stream error");
+    yield event as T;
+  }
+}
+
+/** The `data:` payloads of an SSE body up to `[DONE]`, comments and empty events skipped. */
+export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   const ready: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (e) => ready.push(e) });
@@ -17,11 +27,7 @@ export async function* readSse<T>(body: AsyncIterable<Uint8Array>): AsyncGenerat
     while (ready.length > 0) {
       const { data } = ready.shift() as EventSourceMessage;
       if (data === "[DONE]") return;
-      if (data === "") continue;
-      const event: unknown = JSON.parse(data);
-      const error = (event as { error?: { message?: string } }).error;
-      if (error) throw new Error(error.message ?? "stream error");
-      yield event as T;
+      if (data !== "") yield data;
     }
   }
 }

@@ -1,6 +1,6 @@
 import http from "node:http";
 import https from "node:https";
-import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { readSseData } from "../../client/readSse.js";
 import { EngineError } from "../errors.js";
 import { isEngineErrorCode } from "./nodeProtocol.js";
 import { UpstreamRefused } from "./upstream.js";
@@ -131,21 +131,6 @@ export async function* readLines(body: AsyncIterable<Uint8Array>): AsyncGenerato
   if (rest.trim() !== "") yield rest;
 }
 
-/** The `data:` payloads of an SSE body, up to `[DONE]` (comments and keep-alives skipped). */
-export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  const ready: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (e) => ready.push(e) });
-  for await (const part of body) {
-    parser.feed(decoder.decode(part, { stream: true }));
-    while (ready.length > 0) {
-      const { data } = ready.shift() as EventSourceMessage;
-      if (data === "[DONE]") return;
-      if (data !== "") yield data;
-    }
-  }
-}
-
 /** A mid-stream failure: the request ends with an error event, billed for what was delivered. */
 export function brokeOff(url: string, cause: unknown): EngineError {
   if (cause instanceof EngineError) return cause;
@@ -157,3 +142,5 @@ export function brokeOff(url: string, cause: unknown): EngineError {
 export function authHeaders(apiKey: string | undefined): Record<string, string> {
   return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
 }
+
+export { readSseData };
