@@ -196,6 +196,7 @@ export class FleetEngine implements Engine {
 
   private async *run(request: GenerationRequest): AsyncGenerator<GenerationEvent> {
     const key = routingKey(request);
+    const blocks = this.router.blocks(key); // hashed once: choosing and remembering read the same
     const tried = new Set<Member>();
     let refusal: UpstreamRefused | null = null;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
@@ -208,13 +209,13 @@ export class FleetEngine implements Engine {
         throw e;
       }
       const route = this.router.choose(
-        key,
+        blocks,
         pick.members.map((m) => ({ id: m.id, inFlight: m.inFlight, weight: m.client.config.weight })),
       );
       const m = pick.members[route.index] as Member;
       tried.add(m);
       try {
-        yield* this.dispatch(m, request, key, route.matchedBlocks > 0, pick.ignored);
+        yield* this.dispatch(m, request, key, blocks, route.matchedBlocks > 0, pick.ignored);
         return;
       } catch (e) {
         if (!(e instanceof UpstreamRefused)) throw e;
@@ -237,10 +238,11 @@ export class FleetEngine implements Engine {
     m: Member,
     request: GenerationRequest,
     key: string,
+    blocks: readonly number[],
     hit: boolean,
     ignored: readonly string[],
   ): AsyncGenerator<GenerationEvent> {
-    this.router.remember(m.id, key);
+    this.router.remember(m.id, blocks);
     m.requests++;
     if (hit) m.prefixHits++;
     this.options.observer?.routed(m.id, hit);

@@ -154,21 +154,26 @@ export class LlamaServerClient implements UpstreamClient {
     return ids[0] === sp.bos ? ids : [sp.bos, ...ids];
   }
 
-  /** `/completion`'s body for one choice: every sampler explicit (llama-server's defaults differ from ours). */
-  private async body(
-    r: GenerationRequest,
-    prompt: number[],
-    choice: number,
-    grammar: string | null,
-    signal: AbortSignal,
-  ): Promise<Record<string, unknown>> {
-    const s = r.sampling;
+  /** logit_bias in llama-server's form (`false` bans), banned strings' tokens included: once a request. */
+  private async logitBias(s: GenerationRequest["sampling"], signal: AbortSignal): Promise<[number, number | false][]> {
     const bias: [number, number | false][] = [...(s.logitBias ?? [])].map(([t, b]) => [
       t,
       Number.isFinite(b) ? b : false,
     ]);
-    for (const text of s.bannedStrings ?? [])
-      for (const t of await this.tokenizeRaw(text, false, signal)) bias.push([t, false]);
+    const banned = await Promise.all((s.bannedStrings ?? []).map((text) => this.tokenizeRaw(text, false, signal)));
+    for (const t of banned.flat()) bias.push([t, false]);
+    return bias;
+  }
+
+  /** `/completion`'s body for one choice: every sampler explicit (llama-server's defaults differ from ours). */
+  private body(
+    r: GenerationRequest,
+    prompt: number[],
+    choice: number,
+    grammar: string | null,
+    bias: [number, number | false][],
+  ): Record<string, unknown> {
+    const s = r.sampling;
     return {
       prompt,
       stream: true,
@@ -218,6 +223,7 @@ export class LlamaServerClient implements UpstreamClient {
       throw contextOverflow(this.contextLength, prompt.length + (request.maxTokens ?? 1), prompt.length);
     }
     const url = this.url("/completion");
+    const bias = await this.logitBias(request.sampling, signal);
     // One /completion per choice (seed + i), all started before the first event, so a refusal
     // still comes before it.
     const responses = await Promise.all(
@@ -225,7 +231,7 @@ export class LlamaServerClient implements UpstreamClient {
         const res = await upstreamFetch(url, {
           method: "POST",
           headers: this.headers,
-          body: JSON.stringify(await this.body(request, prompt, i, grammar, signal)),
+          body: JSON.stringify(this.body(request, prompt, i, grammar, bias)),
           signal,
         });
         if (!res.ok || !res.body) throw await refusalOf(url, res);

@@ -63,6 +63,9 @@ export function blockHashes(text: string, blockChars: number): number[] {
   return out;
 }
 
+/** A prompt as the router takes it: its text, or the block hashes of it (`blocks()`, computed once a request). */
+export type PromptKey = string | readonly number[];
+
 export class PrefixRouter {
   private readonly held = new Map<string, Map<number, true>>();
   private turn = 0;
@@ -70,13 +73,22 @@ export class PrefixRouter {
   constructor(readonly options: RouterOptions = DEFAULT_ROUTER) {}
 
   /** Picks among the candidates (at least one) for a prompt's routing key. */
-  choose(key: string, candidates: readonly Candidate[]): Route {
+  /** The prompt's block hashes, once per request (none when the policy ignores prefixes). */
+  blocks(key: string): readonly number[] {
+    return this.options.policy === "cache-aware" ? blockHashes(key, this.options.blockChars) : [];
+  }
+
+  private hashesOf(key: PromptKey): readonly number[] {
+    return typeof key === "string" ? this.blocks(key) : key;
+  }
+
+  choose(key: PromptKey, candidates: readonly Candidate[]): Route {
     const load = (c: Candidate) => c.inFlight / c.weight;
     if (this.options.policy === "round-robin")
       return { index: this.turn++ % candidates.length, matchedBlocks: 0, totalBlocks: 0 };
     const least = this.leastLoaded(candidates);
     if (this.options.policy === "least-loaded") return { index: least, matchedBlocks: 0, totalBlocks: 0 };
-    const hashes = blockHashes(key, this.options.blockChars);
+    const hashes = this.hashesOf(key);
     let best = -1;
     let bestMatch = 0;
     candidates.forEach((c, i) => {
@@ -101,11 +113,11 @@ export class PrefixRouter {
   }
 
   /** Records that `id` now holds the prompt (or prompt and reply) `key`. */
-  remember(id: string, key: string): void {
+  remember(id: string, key: PromptKey): void {
     if (this.options.policy !== "cache-aware") return;
     let set = this.held.get(id);
     if (!set) this.held.set(id, (set = new Map()));
-    for (const h of blockHashes(key, this.options.blockChars)) {
+    for (const h of this.hashesOf(key)) {
       set.delete(h);
       set.set(h, true);
     }
