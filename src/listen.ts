@@ -15,3 +15,17 @@ export async function listen(
   const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return { server, url: `http://${shown}:${addr.port}` };
 }
+
+/**
+ * Stops serving: no new connections (open requests finish), then the engine once it has opened
+ * (or failed to). Shared by the API server and the engine node.
+ */
+export async function stopServing(
+  server: Server,
+  ready: Promise<void>,
+  engine: () => { close(): Promise<void> } | null,
+): Promise<void> {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await ready.catch(() => undefined);
+  await engine()?.close();
+}

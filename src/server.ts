@@ -13,7 +13,7 @@ import { DEMO_ID, LUNARIS } from "./catalog.js";
 import { isLoopback, type ServeConfig } from "./config/serveConfig.js";
 import type { Engine } from "./engine/types.js";
 import { Metrics } from "./observability/metrics.js";
-import { listen } from "./listen.js";
+import { listen, stopServing } from "./listen.js";
 import { openEngine } from "./openEngine.js";
 
 export interface RunningServer {
@@ -122,9 +122,7 @@ export async function startServer(
     ready,
     engine: () => engine,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await ready.catch(() => undefined);
-      await engine?.close();
+      await stopServing(server, ready, () => engine);
       await accounting.close();
     },
   };

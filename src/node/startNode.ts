@@ -1,19 +1,13 @@
-import type { Server } from "node:http";
 import pino, { type Logger } from "pino";
 import { isLoopback, type ServeConfig } from "../config/serveConfig.js";
 import type { Engine } from "../engine/types.js";
-import { listen } from "../listen.js";
+import { listen, stopServing } from "../listen.js";
+import type { RunningServer } from "../server.js";
 import { openEngine } from "../openEngine.js";
 import { createNodeApp } from "./nodeApp.js";
 
-export interface RunningNode {
-  url: string;
-  server: Server;
-  ready: Promise<void>;
-  log: Logger;
-  engine(): Engine | null;
-  close(): Promise<void>;
-}
+/** A running node: the same handle as the API server's. */
+export type RunningNode = RunningServer;
 
 /**
  * `lunaris serve --role engine`: the model in process, served over the engine protocol to
@@ -53,10 +47,6 @@ export async function startNode(
     ready,
     log,
     engine: () => engine,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await ready.catch(() => undefined);
-      await engine?.close();
-    },
+    close: () => stopServing(server, ready, () => engine),
   };
 }
