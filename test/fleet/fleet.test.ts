@@ -302,6 +302,15 @@ describe("one ledger, two gateways", () => {
   });
 });
 
+/** A seeded, sampled request: the same text every time from the same engine. */
+const SAY_SOMETHING = {
+  model: MODEL_ID,
+  messages: [{ role: "user" as const, content: "Say something." }],
+  max_tokens: 12,
+  seed: 7,
+  temperature: 1,
+};
+
 describe("engines we did not write", () => {
   let llama: LlamaServerProcess;
   let gwLlama: ServerProcess;
@@ -344,13 +353,7 @@ describe("engines we did not write", () => {
 
   it("llama-server: answers in our API's shape, streamed and not, with usage and a reproducible seed", async () => {
     const c = client(gwLlama.url);
-    const body = {
-      model: MODEL_ID,
-      messages: [{ role: "user" as const, content: "Say something." }],
-      max_tokens: 12,
-      seed: 7,
-      temperature: 1,
-    };
+    const body = SAY_SOMETHING;
     const a = await c.chat.completions.create(body);
     const b = await c.chat.completions.create(body);
     assert.equal(a.choices[0]?.finish_reason, "length");
@@ -367,13 +370,7 @@ describe("engines we did not write", () => {
 
   it("llama-server: cuts stops on our side, enforces JSON schemas and tool calls, returns logprobs", async () => {
     const c = client(gwLlama.url);
-    const ask = {
-      model: MODEL_ID,
-      messages: [{ role: "user" as const, content: "Say something." }],
-      max_tokens: 12,
-      seed: 7,
-      temperature: 1,
-    };
+    const ask = SAY_SOMETHING;
     const free = await c.chat.completions.create(ask);
     const text = free.choices[0]?.message.content ?? "";
     const stop = text.slice(6, 9);
