@@ -1,20 +1,13 @@
-import os from "node:os";
 import path from "node:path";
-import {
-  type Llama,
-  type LlamaContext,
-  type LlamaGrammar,
-  type LlamaModel,
-  type Token,
-  getLlama,
-} from "node-llama-cpp";
-import { engineCmakeOptions } from "../../../scripts/engine-cmake-options.mjs";
+import { type Llama, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
 import { decodeFirst } from "./batchOrder.js";
 import { type Llama3Specials, renderLlama3Prompt } from "../chatPrompt.js";
 import { hasNvidiaGpu, missingCudaLibraries } from "./cudaCheck.js";
+import { defaultThreads, gib, llama3Specials, openLlama, quantizationName, sequencesForVram } from "./loading.js";
 import { EngineError, contextOverflow } from "../errors.js";
 import { EventChannel } from "../EventChannel.js";
 import type { ChoiceJob, OutputMode } from "./Generation.js";
+import { GrammarCache } from "./GrammarCache.js";
 import { PrefixStore } from "./PrefixStore.js";
 import { Scheduler } from "./Scheduler.js";
 import { TokenBytes } from "../tokenBytes.js";
@@ -31,13 +24,6 @@ import type {
   PromptInput,
   PromptTokenLogprob,
 } from "../types.js";
-
-/**
- * Compiled grammars kept for reuse (agents send the same tools and schemas every turn), bounded
- * by their GBNF text: a compiled grammar's native size follows its rules (under fuzzing an
- * unbounded-by-size cache of 32 raised RSS by 300 MiB).
- */
-const GRAMMAR_CACHE_BYTES = 4 * 2 ** 20;
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "off";
 
@@ -71,19 +57,7 @@ export interface LlamaEngineOptions {
 /** Shortest prefix worth saving: below it, re-reading the tokens costs about what loading their state does on a GPU. */
 const PREFIX_CACHE_MIN_TOKENS = 256;
 
-/** The options scripts/build-engine.mjs builds with (one source: scripts/engine-cmake-options.mjs). */
-export const ENGINE_BUILD_CMAKE_OPTIONS = engineCmakeOptions();
-
-/**
- * Default CPU threads: the cores llama.cpp counts for math (`cpuMathCores`: physical cores, the
- * performance cores of a hybrid Intel CPU), which is what llama-server defaults to. A decode's
- * threads meet at a barrier after every operation, so a hyperthread sibling or an efficiency
- * core holds the others back. Never more than this process may run on, and never
- * node-llama-cpp's own default, max(math cores, 4), which made a 2-core VM 25× slower.
- */
-export function defaultThreads(mathCores: number, available = os.availableParallelism()): number {
-  return Math.max(1, Math.min(mathCores, available));
-}
+export { ENGINE_BUILD_CMAKE_OPTIONS, defaultThreads } from "./loading.js";
 
 /** The in-process engine: one model, one context, N sequences, one scheduler. */
 export class LlamaEngine implements Engine {
@@ -96,6 +70,7 @@ export class LlamaEngine implements Engine {
     private readonly prefixes: PrefixStore | null,
     private readonly specials: Llama3Specials,
   ) {
+    this.grammars = new GrammarCache(llama);
     // End-of-generation tokens (Llama 3: <|end_of_text|>, <|eom_id|>, <|eot_id|>), for ignore_eos / min_tokens / logit_bias.
     this.eogTokens = [];
     const ggml = llamaModel.fileInfo.metadata.tokenizer?.ggml;
@@ -109,8 +84,7 @@ export class LlamaEngine implements Engine {
 
   private readonly eogTokens: number[];
   private readonly tokenBytes: TokenBytes;
-  private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
-  private grammarBytes = 0;
+  private readonly grammars: GrammarCache;
   /** The longest token's bytes: a prompt of more than contextSize times this many bytes cannot fit. */
   private readonly maxTokenBytes: number;
 
@@ -252,35 +226,8 @@ export class LlamaEngine implements Engine {
     return this.utf8Vocabulary;
   }
 
-  /** The grammar for a GBNF text, compiled once and reused (least recently used dropped). */
-  private grammar(gbnf: string): Promise<LlamaGrammar> {
-    let g = this.grammars.get(gbnf);
-    if (g) this.grammars.delete(gbnf);
-    else {
-      // llama.cpp refuses some grammars our converters cannot rule out in advance (left
-      // recursion, limits of its parser): the request's fault, a 400, never a 500.
-      g = this.llama.createGrammar({ grammar: gbnf }).catch((e: unknown) => {
-        throw new EngineError(
-          "unsupported_schema",
-          `The output grammar for this request could not be compiled (${(e as Error).message}).`,
-        );
-      });
-      this.grammarBytes += gbnf.length;
-    }
-    this.grammars.set(gbnf, g);
-    for (const [text] of this.grammars) {
-      if (this.grammarBytes <= GRAMMAR_CACHE_BYTES || text === gbnf) break;
-      this.grammars.delete(text);
-      this.grammarBytes -= text.length;
-    }
-    g.catch(() => {
-      if (this.grammars.get(gbnf) === g && this.grammars.delete(gbnf)) this.grammarBytes -= gbnf.length;
-    });
-    return g;
-  }
-
   private async outputMode(request: GenerationRequest, gbnf: string): Promise<OutputMode> {
-    const grammar = await this.grammar(gbnf);
+    const grammar = await this.grammars.get(gbnf);
     if (request.tools) return { kind: "tools", grammar, utf8: this.utf8(), lazy: request.tools.choice.type === "auto" };
     return { kind: "json", grammar, utf8: this.utf8() };
   }
@@ -398,97 +345,4 @@ export class LlamaEngine implements Engine {
     await this.llamaModel.dispose();
     await this.llama.dispose();
   }
-}
-
-/** llama.cpp through node-llama-cpp: our local build when there is one; a CUDA failure explained. */
-async function openLlama(o: LlamaEngineOptions): Promise<Llama> {
-  try {
-    return await getLlama({
-      gpu: o.gpu === "off" ? false : o.gpu,
-      build: "never", // never compile at runtime: prebuilt or a build made by `lunaris` beforehand
-      // Selects scripts/build-engine.mjs's local build (node-llama-cpp names build folders after
-      // their CMake options); without one, the prebuilt binaries.
-      cmakeOptions: ENGINE_BUILD_CMAKE_OPTIONS,
-      maxThreads: o.threads ?? 0, // set by load(), once the math cores are known
-      logLevel: "error" as never,
-    });
-  } catch (e) {
-    if (o.gpu !== "cuda") throw e;
-    const missing = missingCudaLibraries();
-    throw new Error(
-      `--gpu cuda: node-llama-cpp could not load its CUDA build (${(e as Error).message.split("\n")[0]}).` +
-        (missing.length > 0 ? ` Missing: ${missing.join("; ")}.` : "") +
-        " See the README's GPU section, or run with --gpu auto to fall back to the CPU.",
-    );
-  }
-}
-
-/** The Llama 3 chat template's special tokens in this model's vocabulary. */
-function llama3Specials(model: LlamaModel): Llama3Specials {
-  const tok = (s: string): number => {
-    const ids = model.tokenize(s, true);
-    if (ids.length !== 1 || ids[0] === undefined) throw new Error(`the model has no ${s} token: not a Llama 3 model`);
-    return ids[0];
-  };
-  return {
-    bos: model.tokens.bos ?? tok("<|begin_of_text|>"),
-    startHeader: tok("<|start_header_id|>"),
-    endHeader: tok("<|end_header_id|>"),
-    eot: tok("<|eot_id|>"),
-  };
-}
-
-function gib(bytes: number): string {
-  return (bytes / 2 ** 30).toFixed(1);
-}
-
-/** Most sequences a GPU can hold, at most 64 (llama.cpp's batched decode flattens out beyond). */
-const MAX_GPU_SEQUENCES = 64;
-
-/**
- * Default `--parallel` on a GPU: as many full-context sequences as the free VRAM holds after
- * the model (node-llama-cpp's own estimate of KV cache and compute buffers, 10% kept free),
- * between 1 and 64. An 8B bf16 model on an H200 gets 64 sequences of 8,192 tokens.
- */
-async function sequencesForVram(
-  llama: Llama,
-  model: LlamaModel,
-  contextSize: number,
-  batchSize: number,
-): Promise<number> {
-  const { free } = await llama.getVramState();
-  const fits = async (n: number) => {
-    const need = await model.fileInsights.estimateContextResourceRequirementsV2({
-      contextSize,
-      sequences: n,
-      modelGpuLayers: model.gpuLayers,
-      batchSize,
-      flashAttention: true,
-    });
-    return need.gpuVram <= free * 0.9;
-  };
-  let lo = 1;
-  let hi = MAX_GPU_SEQUENCES;
-  if (!(await fits(lo))) return 1;
-  while (lo < hi) {
-    const mid = Math.ceil((lo + hi) / 2);
-    if (await fits(mid)) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
-
-function quantizationName(model: LlamaModel): string {
-  const ft = model.fileInfo.metadata.general.file_type;
-  const names: Record<number, string> = {
-    0: "F32",
-    1: "F16",
-    2: "Q4_0",
-    7: "Q8_0",
-    15: "Q4_K_M",
-    17: "Q5_K_M",
-    18: "Q6_K",
-    32: "BF16",
-  };
-  return ft === undefined ? "unknown" : (names[ft] ?? `file_type ${ft}`);
 }
