@@ -5,14 +5,9 @@ import { TextAssembler } from "../TextAssembler.js";
 import { ToolCallStream } from "../tools/ToolCallStream.js";
 import { withToolInstructions } from "../tools/llama3ToolFormat.js";
 import type { GenerationEvent, GenerationRequest, StopReason, TokenLogprob } from "../types.js";
-import { authHeaders, brokeOff, readSseData, refusalOf, upstreamFetch } from "./http.js";
-import {
-  type Feature,
-  type UpstreamClient,
-  type UpstreamConfig,
-  type UpstreamProbe,
-  UpstreamRefused,
-} from "./upstream.js";
+import { brokeOff, readSseData, refusalOf, upstreamFetch } from "./http.js";
+import { HttpUpstream } from "./HttpUpstream.js";
+import { type Feature, type UpstreamClient, type UpstreamProbe, UpstreamRefused } from "./upstream.js";
 
 /**
  * llama.cpp's own server: everything but two of our features, with our API's rules. The
@@ -59,28 +54,12 @@ interface CompletionChunk {
 
 const SPECIALS_TEXT = "<|begin_of_text|><|start_header_id|><|end_header_id|><|eot_id|>";
 
-export class LlamaServerClient implements UpstreamClient {
+export class LlamaServerClient extends HttpUpstream implements UpstreamClient {
   readonly features = FEATURES;
-  private readonly headers: Record<string, string>;
   private specials: Llama3Specials | null = null;
   private contextLength: number | null = null;
   private info: UpstreamProbe["modelInfo"];
   private slots: number | undefined;
-
-  constructor(readonly config: UpstreamConfig) {
-    this.headers = { "content-type": "application/json", ...authHeaders(config.apiKey) };
-  }
-
-  private url(path: string): string {
-    return `${this.config.url.replace(/\/+$/, "")}${path}`;
-  }
-
-  private async post<T>(path: string, body: unknown, signal: AbortSignal): Promise<T> {
-    const url = this.url(path);
-    const res = await upstreamFetch(url, { method: "POST", headers: this.headers, body: JSON.stringify(body), signal });
-    if (!res.ok) throw await refusalOf(url, res);
-    return (await res.json()) as T;
-  }
 
   async probe(signal: AbortSignal): Promise<UpstreamProbe> {
     const url = this.url("/health");
@@ -124,7 +103,7 @@ export class LlamaServerClient implements UpstreamClient {
     parseSpecial: boolean,
     signal: AbortSignal,
   ): Promise<number[]> {
-    const r = await this.post<{ tokens: number[] }>(
+    const r = await this.call<{ tokens: number[] }>(
       "/tokenize",
       { content, add_special: false, parse_special: parseSpecial },
       signal,
@@ -138,7 +117,7 @@ export class LlamaServerClient implements UpstreamClient {
   }
 
   async detokenize(tokens: readonly number[]): Promise<string> {
-    return (await this.post<{ content: string }>("/detokenize", { tokens }, AbortSignal.timeout(30_000))).content;
+    return (await this.call<{ content: string }>("/detokenize", { tokens }, AbortSignal.timeout(30_000))).content;
   }
 
   /** The prompt as token ids, rendered and tokenized as the in-process engine does. */

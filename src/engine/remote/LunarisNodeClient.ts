@@ -1,31 +1,17 @@
 import { EngineError } from "../errors.js";
 import type { GenerationEvent, GenerationRequest } from "../types.js";
-import { authHeaders, brokeOff, readLines, refusalOf, streamPost, upstreamFetch } from "./http.js";
+import { brokeOff, readLines, refusalOf, streamPost } from "./http.js";
+import { HttpUpstream } from "./HttpUpstream.js";
 import { NODE_PATHS, type NodeInfo, decodeEvent, encodeRequest } from "./nodeProtocol.js";
-import {
-  ALL_FEATURES,
-  type UpstreamClient,
-  type UpstreamConfig,
-  type UpstreamProbe,
-  UpstreamRefused,
-} from "./upstream.js";
+import { ALL_FEATURES, type UpstreamClient, type UpstreamProbe, UpstreamRefused } from "./upstream.js";
 
 /**
  * Another Lunaris node (`lunaris serve --role engine`): the same engine code behind the engine
  * protocol (nodeProtocol.ts), so everything behaves as in process: template, tools, grammars,
  * stops, seeds, logprobs, DRY/XTC, cached tokens.
  */
-export class LunarisNodeClient implements UpstreamClient {
+export class LunarisNodeClient extends HttpUpstream implements UpstreamClient {
   readonly features = ALL_FEATURES;
-  private readonly headers: Record<string, string>;
-
-  constructor(readonly config: UpstreamConfig) {
-    this.headers = { "content-type": "application/json", ...authHeaders(config.apiKey) };
-  }
-
-  private url(path: string): string {
-    return `${this.config.url.replace(/\/+$/, "")}${path}`;
-  }
 
   async *generate(request: GenerationRequest, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
     const url = this.url(NODE_PATHS.generate);
@@ -52,10 +38,7 @@ export class LunarisNodeClient implements UpstreamClient {
   }
 
   async probe(signal: AbortSignal): Promise<UpstreamProbe> {
-    const url = this.url(NODE_PATHS.info);
-    const res = await upstreamFetch(url, { headers: this.headers, signal });
-    if (!res.ok) throw await refusalOf(url, res);
-    const info = (await res.json()) as NodeInfo;
+    const info = await this.call<NodeInfo>(NODE_PATHS.info, undefined, signal);
     return {
       model: info.model,
       queueDepth: info.stats.queueDepth,
@@ -64,23 +47,13 @@ export class LunarisNodeClient implements UpstreamClient {
     };
   }
 
-  private async post<T>(path: string, body: unknown): Promise<T> {
-    const url = this.url(path);
-    const res = await upstreamFetch(url, {
-      method: "POST",
-      headers: this.headers,
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (!res.ok) throw await refusalOf(url, res);
-    return (await res.json()) as T;
-  }
-
   async tokenize(text: string, special: boolean, addBos: boolean): Promise<number[]> {
-    return (await this.post<{ tokens: number[] }>(NODE_PATHS.tokenize, { text, special, addBos })).tokens;
+    return (
+      await this.call<{ tokens: number[] }>(NODE_PATHS.tokenize, { text, special, addBos }, AbortSignal.timeout(30_000))
+    ).tokens;
   }
 
   async detokenize(tokens: readonly number[]): Promise<string> {
-    return (await this.post<{ text: string }>(NODE_PATHS.detokenize, { tokens })).text;
+    return (await this.call<{ text: string }>(NODE_PATHS.detokenize, { tokens }, AbortSignal.timeout(30_000))).text;
   }
 }

@@ -1,6 +1,7 @@
 import { EngineError } from "../errors.js";
 import type { ChatMessage, GenerationEvent, GenerationRequest, StopReason, TokenLogprob } from "../types.js";
-import { authHeaders, brokeOff, readSseData, refusalOf, upstreamFetch } from "./http.js";
+import { brokeOff, readSseData, refusalOf, upstreamFetch } from "./http.js";
+import { HttpUpstream } from "./HttpUpstream.js";
 import type { Feature, UpstreamClient, UpstreamConfig, UpstreamProbe } from "./upstream.js";
 
 /**
@@ -164,30 +165,21 @@ function logprobsOf(c: ChunkChoice): TokenLogprob[] | undefined {
 }
 
 /** Any OpenAI-compatible server: the request forwarded in OpenAI's shape, its usage read back for our ledger. */
-export class OpenAiClient implements UpstreamClient {
+export class OpenAiClient extends HttpUpstream implements UpstreamClient {
   readonly features = FEATURES;
-  private readonly headers: Record<string, string>;
   private model: string | undefined;
 
-  constructor(readonly config: UpstreamConfig) {
-    this.headers = { "content-type": "application/json", ...authHeaders(config.apiKey) };
+  constructor(config: UpstreamConfig) {
+    super(config);
     this.model = config.model;
   }
 
-  private url(path: string): string {
-    return `${this.config.url.replace(/\/+$/, "")}${path}`;
-  }
-
   async probe(signal: AbortSignal): Promise<UpstreamProbe> {
-    const url = this.url("/models");
-    const res = await upstreamFetch(url, { headers: this.headers, signal });
-    if (!res.ok) throw await refusalOf(url, res);
-    const list = (await res.json()) as {
-      data?: { id: string; context_length?: number; max_model_len?: number; meta?: { n_ctx_train?: number } }[];
-    };
+    type Listed = { id: string; context_length?: number; max_model_len?: number; meta?: { n_ctx_train?: number } };
+    const list = await this.call<{ data?: Listed[] }>("/models", undefined, signal);
     const listed = list.data ?? [];
     const model = listed.find((m) => m.id === this.config.model) ?? listed[0];
-    if (!model) throw new Error(`${url}: serves no model`);
+    if (!model) throw new Error(`${this.url("/models")}: serves no model`);
     this.model ??= model.id;
     const context = model.context_length ?? model.max_model_len ?? model.meta?.n_ctx_train;
     return { model: context ? { contextLength: context } : {} };
