@@ -21,7 +21,7 @@ if (process.argv.includes("--llama-server") && process.env.LUNARIS_LLAMA_SERVER_
   const { ensureLlamaCppTools, llamaToolPath } = await import("./llama-cpp-tools.mjs");
   if (!existsSync(llamaToolPath("llama-server")))
     process.stderr.write(
-      "Building llama.cpp's llama-server for the fleet tests (once per machine, about 12 minutes on 2 cores)…\n",
+      "Building llama.cpp's llama-server for the fleet tests (once per machine, 4-12 minutes on 2 cores)…\n",
     );
   ensureLlamaCppTools(["llama-server"]);
 }

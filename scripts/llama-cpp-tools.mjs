@@ -4,7 +4,7 @@
 //
 // The build lives in a per-user cache outside the clone (`$XDG_CACHE_HOME/lunaris/llama.cpp/<commit>`,
 // else `~/.cache/…`; LUNARIS_LLAMA_CPP_CACHE overrides it), so a machine builds it once for every
-// clone. llama-server alone: about 10 minutes on 2 cores. Static libraries, so the binaries run
+// clone. llama-server alone: 4-12 minutes on 2 cores. Static libraries, so the binaries run
 // from anywhere; the engine's CMake options (AMX off on x64: scripts/engine-cmake-options.mjs).
 //
 //   node scripts/llama-cpp-tools.mjs [tool …]     builds the tools named (default: llama-server)
@@ -83,7 +83,7 @@ export function ensureLlamaCppTools(tools = ["llama-server"]) {
       LLAMA_USE_PREBUILT_UI: "OFF", // it would download the web UI
     };
     process.stderr.write(
-      `[llama.cpp] building ${missing.join(", ")} once into ${build} (about 10 minutes on 2 cores)\n`,
+      `[llama.cpp] building ${missing.join(", ")} once into ${build} (4-12 minutes on 2 cores)\n`,
     );
     run("cmake", ["-S", src, "-B", build, ...Object.entries(options).map(([k, v]) => `-D${k}=${v}`)]);
     run("cmake", [
