@@ -82,9 +82,7 @@ export function ensureLlamaCppTools(tools = ["llama-server"]) {
       LLAMA_BUILD_UI: "OFF",
       LLAMA_USE_PREBUILT_UI: "OFF", // it would download the web UI
     };
-    process.stderr.write(
-      `[llama.cpp] building ${missing.join(", ")} once into ${build} (4-12 minutes on 2 cores)\n`,
-    );
+    process.stderr.write(`[llama.cpp] building ${missing.join(", ")} once into ${build} (4-12 minutes on 2 cores)\n`);
     run("cmake", ["-S", src, "-B", build, ...Object.entries(options).map(([k, v]) => `-D${k}=${v}`)]);
     run("cmake", [
       "--build",
